@@ -1,0 +1,1 @@
+"""Sinks: where finished frames go (PNG stills, video files, the pygame window)."""
