@@ -10,10 +10,6 @@ from mural import __version__
 
 # Each module defines a click command named `command`; add a module here to register it.
 COMMAND_MODULES: tuple[str, ...] = (
-    "still",
-    "simulate",
-    "inspect",
-    "bench",
 )
 
 
