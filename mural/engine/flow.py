@@ -1,0 +1,73 @@
+"""A slowly evolving, divergence-free flow field from Perlin noise (the water the light drifts in)."""
+
+from __future__ import annotations
+
+import numpy as np
+from noise import pnoise3
+
+
+class FlowField:
+    """Curl of a 3-D Perlin potential, sampled on a coarse grid and refreshed in time.
+
+    Particles read a blend of two grid keyframes (`a`, `b`, `mix`) so the field moves smoothly
+    while the noise is only evaluated once per keyframe.
+    """
+
+    def __init__(
+        self,
+        aspect: float,
+        seed: int,
+        *,
+        rows: int = 24,
+        scale: float = 1.6,
+        period: float = 1.0,
+        drift: float = 0.05,
+    ) -> None:
+        self.rows = rows
+        self.cols = max(2, round(rows * aspect))
+        self.cell = 1.0 / rows  # grid cell in field-height units
+        self.scale = scale
+        self.period = period
+        self.drift = drift
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF10]))
+        self._offset = rng.uniform(0, 200, size=3)
+        self._base = int(rng.integers(0, 255))
+        self._key = -1
+        self.a = self._grid(0.0)
+        self.b = self._grid(period)
+        self._key = 0
+        self.mix = 0.0
+
+    def _grid(self, t: float) -> np.ndarray:
+        """Curl (dψ/dy, -dψ/dx) of the potential ψ at one time, unit RMS speed."""
+        ys = (np.arange(self.rows + 1) - 0.5) * self.cell
+        xs = (np.arange(self.cols + 1) - 0.5) * self.cell
+        ox, oy, oz = self._offset
+        z = oz + t * self.drift
+        psi = np.array(
+            [
+                [
+                    pnoise3(ox + x * self.scale, oy + y * self.scale, z, octaves=2, base=self._base)
+                    for x in xs
+                ]
+                for y in ys
+            ],
+            dtype=np.float64,
+        )
+        d_dy = (psi[1:, :-1] + psi[1:, 1:] - psi[:-1, :-1] - psi[:-1, 1:]) * 0.5
+        d_dx = (psi[:-1, 1:] + psi[1:, 1:] - psi[:-1, :-1] - psi[1:, :-1]) * 0.5
+        flow = np.stack([d_dy, -d_dx], axis=-1)
+        rms = float(np.sqrt((flow**2).sum(axis=-1).mean())) or 1.0
+        return (flow / rms).astype(np.float32)
+
+    def advance_to(self, t: float) -> None:
+        """Bring the keyframes to time t (only forward, one keyframe per period)."""
+        key = int(t // self.period)
+        if key != self._key:
+            if key == self._key + 1:
+                self.a = self.b
+            else:
+                self.a = self._grid(key * self.period)
+            self.b = self._grid((key + 1) * self.period)
+            self._key = key
+        self.mix = float(t / self.period - key)

@@ -1,0 +1,355 @@
+"""Fused numba kernels for the simulation's hot loops (particles, trails, shadow memory).
+
+Determinism: kernels that run in parallel only ever write their own element or row; every
+accumulation into shared pixels (splats) runs serially in a fixed order, so a frame is bit-exact
+whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+LUMA_R, LUMA_G, LUMA_B = 0.2126, 0.7152, 0.0722
+
+
+@njit(cache=True, inline="always")
+def _flow_at(flow_a, flow_b, mix, x, y, cell):
+    """Bilinear sample of a time-blended (gy, gx, 2) flow grid at field-height units x, y."""
+    gy, gx = flow_a.shape[0], flow_a.shape[1]
+    fx = x / cell - 0.5
+    fy = y / cell - 0.5
+    if fx < 0.0:
+        fx = 0.0
+    if fy < 0.0:
+        fy = 0.0
+    if fx > gx - 1.001:
+        fx = gx - 1.001
+    if fy > gy - 1.001:
+        fy = gy - 1.001
+    ix = int(fx)
+    iy = int(fy)
+    tx = fx - ix
+    ty = fy - iy
+    u = 0.0
+    v = 0.0
+    for k in range(2):
+        a = (1.0 - ty) * ((1.0 - tx) * flow_a[iy, ix, k] + tx * flow_a[iy, ix + 1, k]) + ty * (
+            (1.0 - tx) * flow_a[iy + 1, ix, k] + tx * flow_a[iy + 1, ix + 1, k]
+        )
+        b = (1.0 - ty) * ((1.0 - tx) * flow_b[iy, ix, k] + tx * flow_b[iy, ix + 1, k]) + ty * (
+            (1.0 - tx) * flow_b[iy + 1, ix, k] + tx * flow_b[iy + 1, ix + 1, k]
+        )
+        val = a + (b - a) * mix
+        if k == 0:
+            u = val
+        else:
+            v = val
+    return u, v
+
+
+@njit(cache=True, parallel=True)
+def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, cell, aspect, dt):
+    """Advance live particles one fixed step along the flow field (each particle independent)."""
+    n = pos.shape[0]
+    steer = min(1.0, 1.8 * dt)
+    for i in prange(n):
+        if age[i] >= life[i]:
+            continue
+        x = pos[i, 0]
+        y = pos[i, 1]
+        prev[i, 0] = x
+        prev[i, 1] = y
+        u, v = _flow_at(flow_a, flow_b, mix, x, y, cell)
+        tu = u * speed[i]
+        tv = v * speed[i] - buoy[i]
+        vel[i, 0] += (tu - vel[i, 0]) * steer
+        vel[i, 1] += (tv - vel[i, 1]) * steer
+        x += vel[i, 0] * dt
+        y += vel[i, 1] * dt
+        # Soft walls: light that reaches an edge turns back into the wall.
+        if x < 0.0:
+            x = -x
+            vel[i, 0] = abs(vel[i, 0])
+        elif x > aspect:
+            x = 2.0 * aspect - x
+            vel[i, 0] = -abs(vel[i, 0])
+        if y < 0.0:
+            y = -y
+            vel[i, 1] = abs(vel[i, 1])
+        elif y > 1.0:
+            y = 2.0 - y
+            vel[i, 1] = -abs(vel[i, 1])
+        pos[i, 0] = x
+        pos[i, 1] = y
+        age[i] += dt
+
+
+@njit(cache=True, inline="always")
+def _deposit(buf, x, y, r, g, b):
+    """Bilinear additive deposit at fractional pixel (x, y)."""
+    h, w = buf.shape[0], buf.shape[1]
+    fx = x - 0.5
+    fy = y - 0.5
+    ix = int(np.floor(fx))
+    iy = int(np.floor(fy))
+    tx = fx - ix
+    ty = fy - iy
+    for dy in range(2):
+        yy = iy + dy
+        if yy < 0 or yy >= h:
+            continue
+        wy = ty if dy == 1 else 1.0 - ty
+        for dx in range(2):
+            xx = ix + dx
+            if xx < 0 or xx >= w:
+                continue
+            wgt = wy * (tx if dx == 1 else 1.0 - tx)
+            buf[yy, xx, 0] += r * wgt
+            buf[yy, xx, 1] += g * wgt
+            buf[yy, xx, 2] += b * wgt
+
+
+@njit(cache=True)
+def splat_trails(buf, pos, prev, colour, age, life, pidx, gain, scale):
+    """Deposit each live particle's path over the last step as a continuous segment (serial).
+
+    `gain[p]` is the participant's current light (health × heartbeat); brightness fades in and
+    out over a particle's life so trails breathe rather than pop.
+    """
+    n = pos.shape[0]
+    for i in range(n):
+        if age[i] >= life[i] or age[i] <= 0.0:
+            continue
+        phase = age[i] / life[i]
+        fade = 4.0 * phase * (1.0 - phase)
+        k = fade * gain[pidx[i]]
+        if k <= 1e-4:
+            continue
+        x0 = prev[i, 0] * scale
+        y0 = prev[i, 1] * scale
+        x1 = pos[i, 0] * scale
+        y1 = pos[i, 1] * scale
+        length = np.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2)
+        steps = 1 + int(length)
+        if steps > 64:
+            steps = 64
+        kk = k / steps
+        r = colour[i, 0] * kk
+        g = colour[i, 1] * kk
+        b = colour[i, 2] * kk
+        for s in range(steps):
+            t = (s + 1.0) / steps
+            _deposit(buf, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, g, b)
+
+
+@njit(cache=True)
+def splat_glow(buf, cx, cy, radius, r, g, b):
+    """Add a soft gaussian blob (an emitter's core) centred at pixel (cx, cy)."""
+    h, w = buf.shape[0], buf.shape[1]
+    reach = int(radius * 2.5) + 1
+    inv = 1.0 / (2.0 * radius * radius)
+    y_lo = max(0, int(cy) - reach)
+    y_hi = min(h, int(cy) + reach + 1)
+    x_lo = max(0, int(cx) - reach)
+    x_hi = min(w, int(cx) + reach + 1)
+    for y in range(y_lo, y_hi):
+        dy = y + 0.5 - cy
+        for x in range(x_lo, x_hi):
+            dx = x + 0.5 - cx
+            k = np.exp(-(dx * dx + dy * dy) * inv)
+            buf[y, x, 0] += r * k
+            buf[y, x, 1] += g * k
+            buf[y, x, 2] += b * k
+
+
+@njit(cache=True, inline="always")
+def _coarse_at(grid, x, y, inv_cell):
+    """Bilinear sample of a coarse scalar grid at field pixel centre (x, y)."""
+    gy, gx = grid.shape[0], grid.shape[1]
+    fx = (x + 0.5) * inv_cell - 0.5
+    fy = (y + 0.5) * inv_cell - 0.5
+    if fx < 0.0:
+        fx = 0.0
+    if fy < 0.0:
+        fy = 0.0
+    if fx > gx - 1.0:
+        fx = gx - 1.0
+    if fy > gy - 1.0:
+        fy = gy - 1.0
+    ix = min(int(fx), gx - 2) if gx > 1 else 0
+    iy = min(int(fy), gy - 2) if gy > 1 else 0
+    tx = fx - ix
+    ty = fy - iy
+    ix1 = ix + 1 if gx > 1 else 0
+    iy1 = iy + 1 if gy > 1 else 0
+    return (1.0 - ty) * ((1.0 - tx) * grid[iy, ix] + tx * grid[iy, ix1]) + ty * (
+        (1.0 - tx) * grid[iy1, ix] + tx * grid[iy1, ix1]
+    )
+
+
+@njit(cache=True, parallel=True)
+def update_light_and_memory(
+    live, memory, vitality, recolour, chroma, inv_cell, live_decay, mem_rate, sink_rate, mem_tau, dt
+):
+    """One step of the light fields, fused over pixels (rows in parallel).
+
+    - live light decays (trails);
+    - the memory (the mural itself) is painted by live light, and while the signal is dim the
+      fading light sinks into it instead of vanishing; it only fades where the wall is alive,
+      so shadows persist through a blackout;
+    - where light returns to shadowed memory, its colour is taken over by the local chroma of
+      the returning light while its brightness (the form) is kept: the recolouring.
+    """
+    h, w = live.shape[0], live.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            v = _coarse_at(vitality, x, y, inv_cell)
+            a = _coarse_at(recolour, x, y, inv_cell)
+            keep = 1.0 - dt * v / mem_tau
+            paint = (mem_rate + sink_rate * (1.0 - v)) * dt
+            m0 = memory[y, x, 0] * keep + live[y, x, 0] * paint
+            m1 = memory[y, x, 1] * keep + live[y, x, 1] * paint
+            m2 = memory[y, x, 2] * keep + live[y, x, 2] * paint
+            if a > 1e-5:
+                peak = max(m0, max(m1, m2))
+                c0 = _coarse_at(chroma[:, :, 0], x, y, inv_cell)
+                c1 = _coarse_at(chroma[:, :, 1], x, y, inv_cell)
+                c2 = _coarse_at(chroma[:, :, 2], x, y, inv_cell)
+                cmax = max(c0, max(c1, c2))
+                if cmax > 1e-4:
+                    s = peak / cmax
+                    m0 += (c0 * s - m0) * a
+                    m1 += (c1 * s - m1) * a
+                    m2 += (c2 * s - m2) * a
+            memory[y, x, 0] = m0
+            memory[y, x, 1] = m1
+            memory[y, x, 2] = m2
+            live[y, x, 0] *= live_decay
+            live[y, x, 1] *= live_decay
+            live[y, x, 2] *= live_decay
+
+
+@njit(cache=True, parallel=True)
+def block_mean(src, out, cell):
+    """Average (H, W, 3) into (gy, gx, 3) cells of cell×cell pixels (edges partial)."""
+    gy, gx = out.shape[0], out.shape[1]
+    h, w = src.shape[0], src.shape[1]
+    for j in prange(gy):
+        y0 = j * cell
+        y1 = min(h, y0 + cell)
+        for i in range(gx):
+            x0 = i * cell
+            x1 = min(w, x0 + cell)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    s0 += src[y, x, 0]
+                    s1 += src[y, x, 1]
+                    s2 += src[y, x, 2]
+            n = max(1, (y1 - y0) * (x1 - x0))
+            out[j, i, 0] = s0 / n
+            out[j, i, 1] = s1 / n
+            out[j, i, 2] = s2 / n
+
+
+@njit(cache=True)
+def update_shadow_fields(
+    vitality,
+    vit_next,
+    sources,
+    ceiling,
+    depth,
+    recolour,
+    chroma,
+    chroma_w,
+    chroma_next,
+    weight_next,
+    live_coarse,
+    dt,
+    up_rate,
+    down_rate,
+    falloff,
+    inject_gain,
+    recolour_rate,
+    clear_rate,
+):
+    """Coarse-grid signal health of the wall: vitality, shadow depth and spreading chroma.
+
+    Vitality spreads outward from healthy emitters one cell per step (a front, not a jump) up to
+    the wall's ceiling, and every cell moves toward its target at a bounded rate, so dimming and
+    recovery are ramps. The chroma of returning light travels with the same front; cells that
+    were in shadow get a recolour strength until the new colour has taken them over.
+    """
+    gy, gx = vitality.shape
+    for j in range(gy):
+        for i in range(gx):
+            best = 0.0
+            best_w = chroma_w[j, i]
+            bj = j
+            bi = i
+            for dj in range(-1, 2):
+                jj = j + dj
+                if jj < 0 or jj >= gy:
+                    continue
+                for di in range(-1, 2):
+                    ii = i + di
+                    if ii < 0 or ii >= gx:
+                        continue
+                    if vitality[jj, ii] > best:
+                        best = vitality[jj, ii]
+                    if chroma_w[jj, ii] * falloff > best_w:
+                        best_w = chroma_w[jj, ii] * falloff
+                        bj = jj
+                        bi = ii
+            target = min(ceiling, best * falloff)
+            if sources[j, i] > target:
+                target = sources[j, i]
+            v = vitality[j, i]
+            dv = target - v
+            if dv > up_rate * dt:
+                dv = up_rate * dt
+            elif dv < -down_rate * dt:
+                dv = -down_rate * dt
+            vit_next[j, i] = v + dv
+            # spreading chroma front
+            chroma_next[j, i, 0] = chroma[bj, bi, 0]
+            chroma_next[j, i, 1] = chroma[bj, bi, 1]
+            chroma_next[j, i, 2] = chroma[bj, bi, 2]
+            weight_next[j, i] = best_w
+            # fresh light injects its own chroma
+            l0 = live_coarse[j, i, 0]
+            l1 = live_coarse[j, i, 1]
+            l2 = live_coarse[j, i, 2]
+            peak = max(l0, max(l1, l2))
+            strength = min(1.0, peak * inject_gain)
+            if strength > 1e-3 and vitality[j, i] > 0.05:
+                mix = strength * min(1.0, 8.0 * dt)
+                chroma_next[j, i, 0] += (l0 / peak - chroma_next[j, i, 0]) * mix
+                chroma_next[j, i, 1] += (l1 / peak - chroma_next[j, i, 1]) * mix
+                chroma_next[j, i, 2] += (l2 / peak - chroma_next[j, i, 2]) * mix
+                if strength > weight_next[j, i]:
+                    weight_next[j, i] = strength
+            # chroma memory fades faster in shadow so returning light wins
+            tau = 6.0 + 24.0 * v
+            weight_next[j, i] *= 1.0 - dt / tau
+    for j in range(gy):
+        for i in range(gx):
+            v = vit_next[j, i]
+            vitality[j, i] = v
+            chroma[j, i, 0] = chroma_next[j, i, 0]
+            chroma[j, i, 1] = chroma_next[j, i, 1]
+            chroma[j, i, 2] = chroma_next[j, i, 2]
+            wq = weight_next[j, i]
+            chroma_w[j, i] = wq
+            d = depth[j, i]
+            if 1.0 - v > d:
+                d = 1.0 - v
+            else:
+                d -= dt * clear_rate * v * wq * d
+                if d < 0.0:
+                    d = 0.0
+            depth[j, i] = d
+            recolour[j, i] = min(1.0, dt * recolour_rate * d * v * wq)

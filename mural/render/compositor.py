@@ -1,0 +1,153 @@
+"""The compositor: engine state → glowing, tone-mapped HxWx3 uint8 frame (headless, no pygame)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mural.engine.engine import COARSE_CELL, Engine
+from mural.render import kernels
+from mural.render.palette import Palette, load_palette, srgb_to_linear
+
+
+def _srgb_lut(size: int = 4096) -> np.ndarray:
+    lin = np.linspace(0.0, 1.0, size)
+    srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.round(srgb * 255).astype(np.uint8)
+
+
+@dataclass
+class StageTimes:
+    """Milliseconds spent per stage, summed over frames (for `mural bench`)."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.ms[stage] = self.ms.get(stage, 0.0) + seconds * 1000.0
+
+
+class Compositor:
+    """Composites an engine's light fields into frames of one output size.
+
+    Light is shaded and bloomed at the engine's field resolution, tone-mapped there, then
+    upscaled; the particle heads are drawn crisp at the output resolution on top.
+    All buffers are allocated once.
+    """
+
+    def __init__(self, size: tuple[int, int], palette: Palette | str | None = None) -> None:
+        self.size = size
+        self.palette = load_palette(palette) if not isinstance(palette, Palette) else palette
+        self._lut = _srgb_lut()
+        self._shape: tuple[int, int] | None = None
+        self.times: StageTimes | None = None
+        self.gains: np.ndarray | None = None  # flash-limiter gain grid, set by the caller
+
+    def set_palette(self, palette: Palette | str) -> None:
+        self.palette = load_palette(palette) if not isinstance(palette, Palette) else palette
+        self._background = self._make_background()
+
+    def _allocate(self, field_hw: tuple[int, int]) -> None:
+        fh, fw = field_hw
+        self._shape = field_hw
+        self._display = np.zeros((fh, fw, 3), np.float32)
+        h1, w1 = (fh + 1) // 2, (fw + 1) // 2
+        h2, w2 = (h1 + 1) // 2, (w1 + 1) // 2
+        self._half = np.zeros((h1, w1, 3), np.float32)
+        self._half_tmp = np.zeros_like(self._half)
+        self._glow1 = np.zeros_like(self._half)
+        self._quarter = np.zeros((h2, w2, 3), np.float32)
+        self._quarter_tmp = np.zeros_like(self._quarter)
+        self._glow2 = np.zeros_like(self._quarter)
+        self._small = np.zeros((fh, fw, 3), np.uint8)
+        width, height = self.size
+        self._out = np.zeros((height, width, 3), np.uint8)
+        self._taps_x = kernels.resize_taps(fw, width)
+        self._taps_y = kernels.resize_taps(fh, height)
+        scale = fh / 540.0
+        self._sigma1 = kernels.gaussian_weights(max(1.0, 3.0 * scale))
+        self._sigma2 = kernels.gaussian_weights(max(1.5, 9.0 * scale))
+        self._background = self._make_background()
+        self._ones = np.ones((2, 2), np.float32)
+
+    def _make_background(self) -> np.ndarray:
+        """Deep water: a vertical gradient with a soft vignette, in display-linear light."""
+        fh, fw = self._shape or (2, 2)
+        top = self.palette.colour("background_top")
+        bottom = self.palette.colour("background_bottom")
+        ys = np.linspace(0.0, 1.0, fh, dtype=np.float32)[:, None, None]
+        xs = np.linspace(-1.0, 1.0, fw, dtype=np.float32)[None, :, None]
+        grad = top + (bottom - top) * ys**1.3
+        vignette = 1.0 - 0.35 * (xs**2) * (0.6 + 0.4 * ys)
+        return np.ascontiguousarray((grad * vignette).astype(np.float32))
+
+    def _tick(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        if self.times is not None:
+            self.times.add(stage, now - since)
+        return now
+
+    def render(
+        self, engine: Engine, alpha: float = 0.0, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The frame for the engine's current state (`alpha` in [0, 1): time since the last step).
+
+        Returns an HxWx3 uint8 array owned by the compositor unless `out` is given.
+        """
+        if self._shape != (engine.field_h, engine.field_w):
+            self._allocate((engine.field_h, engine.field_w))
+        pal = self.palette
+        start = time.perf_counter()
+        inv_cell = np.float32(1.0 / COARSE_CELL)
+        kernels.shade(
+            engine.live, engine.memory, engine.vitality, inv_cell, np.float32(pal.memory_gain),
+            pal.colour("shadow_tint"), np.float32(pal.shadow_level), self._display,
+        )
+        kernels.downsample2(self._display, self._half)
+        kernels.blur_rows(self._half, self._half_tmp, self._sigma1)
+        kernels.blur_cols(self._half_tmp, self._glow1, self._sigma1)
+        kernels.downsample2(self._half, self._quarter)
+        kernels.blur_rows(self._quarter, self._quarter_tmp, self._sigma2)
+        kernels.blur_cols(self._quarter_tmp, self._glow2, self._sigma2)
+        start = self._tick("glow", start)
+
+        gains = self.gains if self.gains is not None else self._ones
+        kernels.tonemap(
+            self._display, self._glow1, self._glow2, self._background, gains,
+            np.float32(pal.exposure * engine_exposure(engine)), np.float32(pal.bloom),
+            np.float32(pal.bloom_wide), pal.grade_vector(), self._lut, self._small,
+        )
+        frame = self._out if out is None else out
+        if frame.shape[:2] == self._small.shape[:2]:
+            frame[...] = self._small
+        else:
+            x0, x1, wx = self._taps_x
+            y0, y1, wy = self._taps_y
+            kernels.upscale(self._small, frame, x0, x1, wx, y0, y1, wy)
+        start = self._tick("tonemap", start)
+
+        width, height = self.size
+        p = engine.participants
+        gain = p.light[: max(1, len(p))].astype(np.float32)
+        kernels.draw_heads(
+            frame, engine.pos, engine.prev, engine.colour, engine.age, engine.life, engine.pidx,
+            gain, engine.vitality, np.float32(engine.field_h / COARSE_CELL), np.float32(height),
+            np.float32(alpha), np.float32(pal.head_strength * pal.exposure * 0.7),
+            np.float32(max(0.7, 0.75 * height / 720.0)),
+        )
+        self._tick("heads", start)
+        return frame
+
+
+def engine_exposure(engine: Engine) -> float:
+    """Exposure set by the engine's brightness ceiling (1.0 until a surge needs taming)."""
+    return float(getattr(engine, "exposure", 1.0))
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+__all__ = ["Compositor", "StageTimes", "linear_to_srgb", "srgb_to_linear"]

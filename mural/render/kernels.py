@@ -1,0 +1,255 @@
+"""Fused numba kernels for compositing: shading, bloom, tone map, upscale and particle heads."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from mural.engine.kernels import _coarse_at
+
+
+@njit(cache=True, parallel=True)
+def shade(live, memory, vitality, inv_cell, memory_gain, shadow_tint, shadow_level, out):
+    """Light as displayed: where the wall's vitality is low, light sinks into cool shadow.
+
+    Shadow keeps the light's form (its luminance) but loses its colour and most of its
+    brightness, so a blackout reads as a memory of the mural rather than a dead screen.
+    """
+    h, w = live.shape[0], live.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            v = _coarse_at(vitality, x, y, inv_cell)
+            c0 = live[y, x, 0] + memory_gain * memory[y, x, 0]
+            c1 = live[y, x, 1] + memory_gain * memory[y, x, 1]
+            c2 = live[y, x, 2] + memory_gain * memory[y, x, 2]
+            lum = 0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2
+            peak = max(c0, max(c1, c2))
+            form = (0.6 * lum + 0.4 * peak) * shadow_level
+            s0 = form * shadow_tint[0]
+            s1 = form * shadow_tint[1]
+            s2 = form * shadow_tint[2]
+            out[y, x, 0] = s0 + (c0 - s0) * v
+            out[y, x, 1] = s1 + (c1 - s1) * v
+            out[y, x, 2] = s2 + (c2 - s2) * v
+
+
+@njit(cache=True, parallel=True)
+def downsample2(src, out):
+    """2×2 box downsample (odd edges clamp)."""
+    h, w = src.shape[0], src.shape[1]
+    oh, ow = out.shape[0], out.shape[1]
+    for y in prange(oh):
+        y0 = min(2 * y, h - 1)
+        y1 = min(2 * y + 1, h - 1)
+        for x in range(ow):
+            x0 = min(2 * x, w - 1)
+            x1 = min(2 * x + 1, w - 1)
+            for c in range(3):
+                top = src[y0, x0, c] + src[y0, x1, c]
+                out[y, x, c] = 0.25 * (top + src[y1, x0, c] + src[y1, x1, c])
+
+
+@njit(cache=True, parallel=True)
+def blur_rows(src, out, weights):
+    """Horizontal separable blur with clamped edges."""
+    h, w = src.shape[0], src.shape[1]
+    r = weights.shape[0] // 2
+    for y in prange(h):
+        for x in range(w):
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            for k in range(-r, r + 1):
+                xx = min(max(x + k, 0), w - 1)
+                wk = weights[k + r]
+                a0 += src[y, xx, 0] * wk
+                a1 += src[y, xx, 1] * wk
+                a2 += src[y, xx, 2] * wk
+            out[y, x, 0] = a0
+            out[y, x, 1] = a1
+            out[y, x, 2] = a2
+
+
+@njit(cache=True, parallel=True)
+def blur_cols(src, out, weights):
+    """Vertical separable blur with clamped edges."""
+    h, w = src.shape[0], src.shape[1]
+    r = weights.shape[0] // 2
+    for y in prange(h):
+        for x in range(w):
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            for k in range(-r, r + 1):
+                yy = min(max(y + k, 0), h - 1)
+                wk = weights[k + r]
+                a0 += src[yy, x, 0] * wk
+                a1 += src[yy, x, 1] * wk
+                a2 += src[yy, x, 2] * wk
+            out[y, x, 0] = a0
+            out[y, x, 1] = a1
+            out[y, x, 2] = a2
+
+
+@njit(cache=True, inline="always")
+def _sample(img, fx, fy, c):
+    """Bilinear sample of channel c at continuous coordinates (pixel centres at +0.5)."""
+    h, w = img.shape[0], img.shape[1]
+    fx = fx - 0.5
+    fy = fy - 0.5
+    if fx < 0.0:
+        fx = 0.0
+    if fy < 0.0:
+        fy = 0.0
+    if fx > w - 1.0:
+        fx = w - 1.0
+    if fy > h - 1.0:
+        fy = h - 1.0
+    ix = int(fx)
+    iy = int(fy)
+    ix1 = min(ix + 1, w - 1)
+    iy1 = min(iy + 1, h - 1)
+    tx = fx - ix
+    ty = fy - iy
+    return (1.0 - ty) * ((1.0 - tx) * img[iy, ix, c] + tx * img[iy, ix1, c]) + ty * (
+        (1.0 - tx) * img[iy1, ix, c] + tx * img[iy1, ix1, c]
+    )
+
+
+@njit(cache=True, inline="always")
+def _aces(x):
+    """Narkowicz's ACES filmic fit: soft shoulder, highlights roll off toward white."""
+    return min(1.0, max(0.0, (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14)))
+
+
+@njit(cache=True, parallel=True)
+def tonemap(display, glow1, glow2, background, gains, exposure, bloom1, bloom2, grade, lut, out):
+    """Light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
+
+    `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting);
+    `grade` rows: tint (3), saturation, lift (3).
+    """
+    h, w = display.shape[0], display.shape[1]
+    s1y = glow1.shape[0] / h
+    s1x = glow1.shape[1] / w
+    s2y = glow2.shape[0] / h
+    s2x = glow2.shape[1] / w
+    gsy = gains.shape[0] / h
+    gsx = gains.shape[1] / w
+    n = lut.shape[0] - 1
+    sat = grade[3]
+    for y in prange(h):
+        for x in range(w):
+            fx = x + 0.5
+            fy = y + 0.5
+            g = _coarse_at(gains, fx * gsx - 0.5, fy * gsy - 0.5, 1.0) * exposure
+            v0 = display[y, x, 0] + bloom1 * _sample(glow1, fx * s1x, fy * s1y, 0)
+            v1 = display[y, x, 1] + bloom1 * _sample(glow1, fx * s1x, fy * s1y, 1)
+            v2 = display[y, x, 2] + bloom1 * _sample(glow1, fx * s1x, fy * s1y, 2)
+            v0 += bloom2 * _sample(glow2, fx * s2x, fy * s2y, 0)
+            v1 += bloom2 * _sample(glow2, fx * s2x, fy * s2y, 1)
+            v2 += bloom2 * _sample(glow2, fx * s2x, fy * s2y, 2)
+            c0 = _aces(v0 * g * grade[0]) + background[y, x, 0]
+            c1 = _aces(v1 * g * grade[1]) + background[y, x, 1]
+            c2 = _aces(v2 * g * grade[2]) + background[y, x, 2]
+            lum = 0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2
+            out[y, x, 0] = _encode(lum + (c0 - lum) * sat, grade[4], lut, n)
+            out[y, x, 1] = _encode(lum + (c1 - lum) * sat, grade[5], lut, n)
+            out[y, x, 2] = _encode(lum + (c2 - lum) * sat, grade[6], lut, n)
+
+
+@njit(cache=True, inline="always")
+def _encode(v, lift, lut, n):
+    """Lift the blacks, then linear → sRGB byte through the LUT."""
+    v = lift + v * (1.0 - lift)
+    i = int(v * n)
+    if i < 0:
+        i = 0
+    elif i > n:
+        i = n
+    return lut[i]
+
+
+@njit(cache=True, parallel=True)
+def upscale(src, out, x0, x1, wx, y0, y1, wy):
+    """Bilinear resize of uint8 RGB with precomputed taps (fixed-point, 8-bit weights)."""
+    oh, ow = out.shape[0], out.shape[1]
+    for y in prange(oh):
+        ya = y0[y]
+        yb = y1[y]
+        fy = wy[y]
+        for x in range(ow):
+            xa = x0[x]
+            xb = x1[x]
+            fx = wx[x]
+            for c in range(3):
+                top = src[ya, xa, c] * (256 - fx) + src[ya, xb, c] * fx
+                bot = src[yb, xa, c] * (256 - fx) + src[yb, xb, c] * fx
+                out[y, x, c] = (top * (256 - fy) + bot * fy + 32768) >> 16
+
+
+@njit(cache=True)
+def draw_heads(out, pos, prev, colour, age, life, pidx, gain, vitality, inv_cell, scale, alpha,
+               strength, radius):
+    """Crisp particle heads added straight onto the finished frame (serial, fixed order).
+
+    Positions are interpolated between the last two simulation steps (`alpha`) so a render
+    rate above the simulation rate still moves smoothly.
+    """
+    h, w = out.shape[0], out.shape[1]
+    reach = int(radius * 2.0) + 1
+    inv = 1.0 / (2.0 * radius * radius)
+    for i in range(pos.shape[0]):
+        if age[i] >= life[i] or age[i] <= 0.0:
+            continue
+        phase = age[i] / life[i]
+        fade = 4.0 * phase * (1.0 - phase)
+        k = fade * gain[pidx[i]] * strength
+        if k <= 0.01:
+            continue
+        px = prev[i, 0] + (pos[i, 0] - prev[i, 0]) * alpha
+        py = prev[i, 1] + (pos[i, 1] - prev[i, 1]) * alpha
+        v = _coarse_at(vitality, px * inv_cell - 0.5, py * inv_cell - 0.5, 1.0)
+        k *= v
+        if k <= 0.01:
+            continue
+        cx = px * scale
+        cy = py * scale
+        r = colour[i, 0] * k
+        g = colour[i, 1] * k
+        b = colour[i, 2] * k
+        for yy in range(max(0, int(cy) - reach), min(h, int(cy) + reach + 1)):
+            dy = yy + 0.5 - cy
+            for xx in range(max(0, int(cx) - reach), min(w, int(cx) + reach + 1)):
+                dx = xx + 0.5 - cx
+                f = np.exp(-(dx * dx + dy * dy) * inv)
+                if f < 0.02:
+                    continue
+                _add_byte(out, yy, xx, 0, r * f)
+                _add_byte(out, yy, xx, 1, g * f)
+                _add_byte(out, yy, xx, 2, b * f)
+
+
+@njit(cache=True, inline="always")
+def _add_byte(out, y, x, c, value):
+    add = int(value * 255.0 + 0.5)
+    if add > 0:
+        cur = int(out[y, x, c]) + add
+        out[y, x, c] = 255 if cur > 255 else cur
+
+
+def resize_taps(src_len: int, dst_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index and weight tables for a bilinear resize along one axis."""
+    centres = (np.arange(dst_len) + 0.5) * (src_len / dst_len) - 0.5
+    centres = np.clip(centres, 0, src_len - 1)
+    lo = np.floor(centres).astype(np.int32)
+    hi = np.minimum(lo + 1, src_len - 1).astype(np.int32)
+    frac = np.round((centres - lo) * 256).astype(np.int32)
+    return lo, hi, frac
+
+
+def gaussian_weights(sigma: float) -> np.ndarray:
+    radius = max(1, int(3 * sigma))
+    xs = np.arange(-radius, radius + 1, dtype=np.float32)
+    w = np.exp(-(xs**2) / (2 * sigma * sigma))
+    return (w / w.sum()).astype(np.float32)

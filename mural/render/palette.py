@@ -1,0 +1,121 @@
+"""Palettes: the grade, water and shadow colours of a mural, loaded from TOML files."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+import mural
+
+DEFAULT_PALETTE = "abyss"
+
+
+class PaletteError(ValueError):
+    """A palette that cannot be found or read; the message says which and why."""
+
+
+def assets_dir() -> Path:
+    """The shipped assets: inside the installed package, or the repository's assets/ folder."""
+    here = Path(mural.__file__).resolve().parent
+    for candidate in (here / "_assets", here.parent / "assets"):
+        if candidate.is_dir():
+            return candidate
+    raise PaletteError("the mural's assets folder is missing from this installation")
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _hex(text: str, key: str, source: str) -> tuple[float, float, float]:
+    s = str(text).strip().lstrip("#")
+    if len(s) != 6 or any(c not in "0123456789abcdefABCDEF" for c in s):
+        raise PaletteError(f"{source}: '{key}' must be a colour like \"#12ab34\", got {text!r}")
+    return tuple(int(s[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Palette:
+    """How light is graded and what the water and shadows look like. Colours are sRGB hex."""
+
+    name: str = DEFAULT_PALETTE
+    description: str = ""
+    background_top: str = "#01040b"
+    background_bottom: str = "#031226"
+    shadow_tint: str = "#5d7fb8"
+    shadow_level: float = 0.26  # brightness of shadows relative to the light they remember
+    exposure: float = 1.1
+    bloom: float = 0.85  # tight glow around light
+    bloom_wide: float = 0.55  # wide haze through the water
+    saturation: float = 1.08
+    tint: str = "#ffffff"  # multiplies the light (a colour grade)
+    lift: float = 0.0  # raises the blacks
+    memory_gain: float = 1.0  # how strongly the mural's memory shows under the live light
+    head_strength: float = 0.55  # brightness of the crisp particle heads
+
+    def colour(self, key: str) -> np.ndarray:
+        """A colour field as linear RGB float32[3]."""
+        return srgb_to_linear(np.array(_hex(getattr(self, key), key, self.name))).astype(
+            np.float32
+        )
+
+    def grade_vector(self) -> np.ndarray:
+        """tint (3, linear), saturation, lift (3): the row the tone-map kernel reads."""
+        tint = self.colour("tint")
+        return np.array([*tint, self.saturation, self.lift, self.lift, self.lift], np.float32)
+
+
+def _validate(data: dict, source: str) -> Palette:
+    known = {f.name: f for f in fields(Palette)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise PaletteError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    values = {}
+    for key, value in data.items():
+        kind = known[key].type
+        if kind == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PaletteError(f"{source}: '{key}' must be a number, got {value!r}")
+            if not 0.0 <= float(value) <= 8.0:
+                raise PaletteError(f"{source}: '{key}' = {value} is outside 0..8")
+            values[key] = float(value)
+        else:
+            if not isinstance(value, str):
+                raise PaletteError(f"{source}: '{key}' must be text, got {value!r}")
+            values[key] = value
+    palette = Palette(**values)
+    for key in ("background_top", "background_bottom", "shadow_tint", "tint"):
+        _hex(getattr(palette, key), key, source)
+    return palette
+
+
+def palette_names() -> list[str]:
+    """Names of the shipped palettes."""
+    return sorted(p.stem for p in (assets_dir() / "palettes").glob("*.toml"))
+
+
+def load_palette(name_or_path: str | Path | None = None) -> Palette:
+    """A shipped palette by name, or any palette TOML file by path."""
+    if isinstance(name_or_path, Palette):
+        return name_or_path
+    target = str(name_or_path or DEFAULT_PALETTE)
+    path = Path(target)
+    if path.suffix != ".toml":
+        path = assets_dir() / "palettes" / f"{target}.toml"
+        if not path.is_file():
+            raise PaletteError(
+                f"unknown palette {target!r} (shipped: {', '.join(palette_names())}; "
+                "or give a path to a .toml file)"
+            )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PaletteError(f"palette file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PaletteError(f"{path}: not valid TOML ({exc})") from None
+    data.setdefault("name", path.stem)
+    return _validate(data, str(path))
