@@ -10,6 +10,8 @@ from mural import __version__
 
 # Each module defines a click command named `command`; add a module here to register it.
 COMMAND_MODULES: tuple[str, ...] = (
+    "simulate",
+    "inspect",
 )
 
 

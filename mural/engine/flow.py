@@ -1,4 +1,4 @@
-"""A slowly evolving, divergence-free flow field from Perlin noise (the water the light drifts in)."""
+"""A slowly evolving, divergence-free flow field from Perlin noise: the water light drifts in."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Emotion events: the model, its validation, and the stream file formats."""
 
+from mural.events.formats import Problem, Stream, StreamError, read_stream, write_stream
 from mural.events.model import (
     EVENT_TYPES,
     EmotionEvent,
@@ -22,7 +23,12 @@ __all__ = [
     "EventError",
     "Header",
     "MarkerEvent",
+    "Problem",
     "SignalEvent",
+    "Stream",
+    "StreamError",
     "event_from_dict",
     "nearest_emotion",
+    "read_stream",
+    "write_stream",
 ]
