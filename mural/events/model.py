@@ -125,7 +125,10 @@ def _number(
         except ValueError:
             raise EventError(name, raw, f"expected a number, got {raw!r}") from None
     elif isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond float range
+            raise EventError(name, raw, "number is too large") from None
     else:
         raise EventError(name, raw, f"expected a number, got {raw!r}")
     if not math.isfinite(value):
