@@ -155,7 +155,7 @@ def test_strict_raises_on_first_bad_line(tmp_path):
         (line(t=1, participant="p", emotion="joy", intensity=True), "intensity"),
         (line(t=1, type="nope"), "type"),
         (line(t=1, type="signal"), "level"),
-        ('{"t": 1' + "0" * 400 + ', "participant": "p", "emotion": "joy"}', None),
+        ('{"t": 1' + "0" * 400 + ', "participant": "p", "emotion": "joy"}', "t"),
         ("[" * 50000 + "]" * 50000, None),
     ],
 )
