@@ -18,6 +18,9 @@ Clock = Callable[[], float]
 SCHEMES: dict[str, str] = {
     "sim": "mural.sources.simulate:open_simulation",
     "file": "mural.sources.replay:open_replay",
+    "osc": "mural.sources.osc:open_osc",
+    "ws": "mural.sources.websocket:open_websocket",
+    "stdin": "mural.sources.stdin:open_stdin",
 }
 
 
