@@ -16,7 +16,8 @@ import numpy as np
 from mural.engine.engine import Engine, EngineConfig
 from mural.events import Event
 from mural.render.compositor import Compositor
-from mural.render.palette import Palette
+from mural.render.palette import Palette, load_palette
+from mural.safety.guard import SafetyConfig, SafetyGuard
 
 
 class Mural:
@@ -34,15 +35,28 @@ class Mural:
         seed: int = 0,
         palette: Palette | str | None = None,
         config: EngineConfig | None = None,
+        safety: SafetyConfig | None = None,
     ) -> None:
         base = config or EngineConfig()
         self.config = replace(base, size=tuple(size), seed=seed)
+        self.safety = safety or SafetyConfig()
         self.events: list[Event] = sorted(events, key=lambda e: e.t)
         self._times = [e.t for e in self.events]
-        self.engine = Engine(self.config)
         self.compositor = Compositor(self.config.size, palette)
-        self._next = 0
-        self.time = 0.0
+        self.reset()
+
+    @property
+    def palette(self) -> Palette:
+        return self.compositor.palette
+
+    def set_palette(self, palette: Palette | str) -> None:
+        """Change the grade from now on (the simulation is unaffected)."""
+        self.compositor.set_palette(load_palette(palette))
+
+    def set_render_size(self, size: tuple[int, int]) -> None:
+        """Composite at another output size; the simulation (and its look) stays the same."""
+        if tuple(size) != self.compositor.size:
+            self.compositor = Compositor(tuple(size), self.compositor.palette)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -67,6 +81,7 @@ class Mural:
             engine.apply(events[self._next])
             self._next += 1
         engine.step()
+        self.guard.update(engine, self.compositor.palette, engine.dt)
 
     def advance_to(self, t: float) -> None:
         """Simulate forward to time t (seconds). Going back rebuilds from the start."""
@@ -79,14 +94,19 @@ class Mural:
         self.time = t
 
     def reset(self) -> None:
+        """Back to time 0 with a fresh engine (events are kept)."""
         self.engine = Engine(self.config)
+        self.guard = SafetyGuard(self.engine, self.safety)
         self._next = 0
         self.time = 0.0
 
     def render(self) -> np.ndarray:
         """The frame at the current time (HxWx3 uint8, a buffer reused by the next render)."""
         alpha = self.time * self.config.sim_hz - self.engine.step_index
-        return self.compositor.render(self.engine, alpha=min(max(alpha, 0.0), 1.0))
+        self.compositor.gains = self.guard.gain
+        return self.compositor.render(
+            self.engine, alpha=min(max(alpha, 0.0), 1.0), exposure=self.guard.exposure
+        )
 
     def frame_at(self, t: float) -> np.ndarray:
         """Advance to t and return a copy of the frame there."""

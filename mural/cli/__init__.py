@@ -10,8 +10,12 @@ from mural import __version__
 
 # Each module defines a click command named `command`; add a module here to register it.
 COMMAND_MODULES: tuple[str, ...] = (
+    "still",
+    "record",
+    "send",
     "simulate",
     "inspect",
+    "check_flashes",
 )
 
 

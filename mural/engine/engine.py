@@ -42,14 +42,14 @@ class EngineConfig:
     max_particles: int = 60_000
     silence_timeout: float = 4.0  # seconds without an event before a participant fades out
     presence_ramp: float = 2.0  # seconds to fade a participant fully in or out
-    emission_rate: float = 150.0  # particles/s of a fully intense, healthy participant
+    emission_rate: float = 110.0  # particles/s of a fully intense, healthy participant
     burst_particles: float = 14.0  # particles an event adds, bounded by a per-person bucket
     burst_bucket: float = 40.0
     burst_refill: float = 20.0  # tokens/s: a chatty sender cannot out-shine the others
     live_half_life: float = 1.1  # seconds: trail persistence
     memory_tau: float = 120.0  # seconds: how long the mural remembers (while alive)
-    memory_rate: float = 0.006  # per second: how fast live light paints the memory
-    trail_energy: float = 0.15  # light a particle lays down, per field-height of 360 rows
+    memory_rate: float = 0.003  # per second: how fast live light paints the memory
+    trail_energy: float = 0.09  # light a particle lays down, per field-height of 360 rows
     sink_rate: float = 0.9  # per second: how fast dimming light sinks into shadow memory
     vitality_up: float = 0.45  # per second: recovery ramp
     vitality_down: float = 0.33  # per second: dimming ramp
@@ -77,6 +77,9 @@ class Participants:
     ids: list[str] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
     capacity: int = 0
+
+    def __post_init__(self) -> None:
+        self._grow(16)
 
     def _grow(self, need: int) -> None:
         cap = max(16, self.capacity)
@@ -160,6 +163,7 @@ class Engine:
         self._weight_next = np.zeros_like(self.chroma_w)
         self._sources = np.zeros((gy, gx), np.float32)
         self.live_coarse = np.zeros((gy, gx, 3), np.float32)
+        self.coarse_taps = (kernels.axis_taps(fw, gx), kernels.axis_taps(fh, gy))
 
         self.participants = Participants()
         self.network_level = 1.0  # last network-wide signal
@@ -254,7 +258,7 @@ class Engine:
         )
         kernels.update_light_and_memory(
             self.live, self.memory, self.vitality, self.recolour, self.chroma,
-            np.float32(1.0 / COARSE_CELL), np.float32(0.5 ** (dt / cfg.live_half_life)),
+            *self.coarse_taps, np.float32(0.5 ** (dt / cfg.live_half_life)),
             np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
             np.float32(dt),
         )
@@ -340,7 +344,7 @@ class Engine:
                 continue
             x, y = p.pos[i] * scale
             radius = scale * (0.012 + 0.01 * p.arousal[i])
-            r, g, b = p.colour[i] * light * 0.05
+            r, g, b = p.colour[i] * light * 0.03
             kernels.splat_glow(self.live, x, y, radius, r, g, b)
 
     def _update_sources(self) -> None:

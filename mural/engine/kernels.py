@@ -13,7 +13,7 @@ from numba import njit, prange
 LUMA_R, LUMA_G, LUMA_B = 0.2126, 0.7152, 0.0722
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _flow_at(flow_a, flow_b, mix, x, y, cell):
     """Bilinear sample of a time-blended (gy, gx, 2) flow grid at field-height units x, y."""
     gy, gx = flow_a.shape[0], flow_a.shape[1]
@@ -67,25 +67,15 @@ def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, 
         vel[i, 1] += (tv - vel[i, 1]) * steer
         x += vel[i, 0] * dt
         y += vel[i, 1] * dt
-        # Soft walls: light that reaches an edge turns back into the wall.
-        if x < 0.0:
-            x = -x
-            vel[i, 0] = abs(vel[i, 0])
-        elif x > aspect:
-            x = 2.0 * aspect - x
-            vel[i, 0] = -abs(vel[i, 0])
-        if y < 0.0:
-            y = -y
-            vel[i, 1] = abs(vel[i, 1])
-        elif y > 1.0:
-            y = 2.0 - y
-            vel[i, 1] = -abs(vel[i, 1])
+        # Light that drifts off the wall is gone (reflecting it would pile light on the edges).
+        if x < 0.0 or x > aspect or y < 0.0 or y > 1.0:
+            age[i] = life[i]
         pos[i, 0] = x
         pos[i, 1] = y
         age[i] += dt
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _deposit(buf, x, y, r, g, b):
     """Bilinear additive deposit at fractional pixel (x, y)."""
     h, w = buf.shape[0], buf.shape[1]
@@ -163,7 +153,7 @@ def splat_glow(buf, cx, cy, radius, r, g, b):
             buf[y, x, 2] += b * k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _coarse_at(grid, x, y, inv_cell):
     """Bilinear sample of a coarse scalar grid at field pixel centre (x, y)."""
     gy, gx = grid.shape[0], grid.shape[1]
@@ -188,9 +178,36 @@ def _coarse_at(grid, x, y, inv_cell):
     )
 
 
+def axis_taps(n_fine: int, n_coarse: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps mapping n_fine pixel centres onto a grid of n_coarse cell centres."""
+    pos = (np.arange(n_fine) + 0.5) * (n_coarse / n_fine) - 0.5
+    pos = np.clip(pos, 0.0, n_coarse - 1.0)
+    lo = np.floor(pos).astype(np.int32)
+    hi = np.minimum(lo + 1, n_coarse - 1).astype(np.int32)
+    return lo, hi, (pos - lo).astype(np.float32)
+
+
+@njit(cache=True)
+def row_of(grid, y0, y1, wy, out):
+    """Vertical lerp of a coarse (gy, gx) grid between rows y0 and y1 into `out`."""
+    for i in range(out.shape[0]):
+        a = grid[y0, i]
+        out[i] = a + (grid[y1, i] - a) * wy
+
+
+@njit(cache=True)
+def row_of3(grid, y0, y1, wy, out):
+    """Vertical lerp of a coarse (gy, gx, 3) grid between rows y0 and y1 into `out`."""
+    for i in range(out.shape[0]):
+        for c in range(3):
+            a = grid[y0, i, c]
+            out[i, c] = a + (grid[y1, i, c] - a) * wy
+
+
 @njit(cache=True, parallel=True)
 def update_light_and_memory(
-    live, memory, vitality, recolour, chroma, inv_cell, live_decay, mem_rate, sink_rate, mem_tau, dt
+    live, memory, vitality, recolour, chroma, taps_x, taps_y, live_decay, mem_rate, sink_rate,
+    mem_tau, dt,
 ):
     """One step of the light fields, fused over pixels (rows in parallel).
 
@@ -202,20 +219,36 @@ def update_light_and_memory(
       the returning light while its brightness (the form) is kept: the recolouring.
     """
     h, w = live.shape[0], live.shape[1]
+    gx = vitality.shape[1]
+    x0, x1, wx = taps_x
+    y0, y1, wy = taps_y
+    keep_k = dt / mem_tau
     for y in prange(h):
+        vrow = np.empty(gx, np.float32)
+        arow = np.empty(gx, np.float32)
+        crow = np.empty((gx, 3), np.float32)
+        row_of(vitality, y0[y], y1[y], wy[y], vrow)
+        row_of(recolour, y0[y], y1[y], wy[y], arow)
+        row_of3(chroma, y0[y], y1[y], wy[y], crow)
         for x in range(w):
-            v = _coarse_at(vitality, x, y, inv_cell)
-            a = _coarse_at(recolour, x, y, inv_cell)
-            keep = 1.0 - dt * v / mem_tau
+            i0 = x0[x]
+            i1 = x1[x]
+            f = wx[x]
+            v = vrow[i0] + (vrow[i1] - vrow[i0]) * f
+            a = arow[i0] + (arow[i1] - arow[i0]) * f
+            keep = 1.0 - keep_k * v
             paint = (mem_rate + sink_rate * (1.0 - v)) * dt
-            m0 = memory[y, x, 0] * keep + live[y, x, 0] * paint
-            m1 = memory[y, x, 1] * keep + live[y, x, 1] * paint
-            m2 = memory[y, x, 2] * keep + live[y, x, 2] * paint
+            l0 = live[y, x, 0]
+            l1 = live[y, x, 1]
+            l2 = live[y, x, 2]
+            m0 = memory[y, x, 0] * keep + l0 * paint
+            m1 = memory[y, x, 1] * keep + l1 * paint
+            m2 = memory[y, x, 2] * keep + l2 * paint
             if a > 1e-5:
                 peak = max(m0, max(m1, m2))
-                c0 = _coarse_at(chroma[:, :, 0], x, y, inv_cell)
-                c1 = _coarse_at(chroma[:, :, 1], x, y, inv_cell)
-                c2 = _coarse_at(chroma[:, :, 2], x, y, inv_cell)
+                c0 = crow[i0, 0] + (crow[i1, 0] - crow[i0, 0]) * f
+                c1 = crow[i0, 1] + (crow[i1, 1] - crow[i0, 1]) * f
+                c2 = crow[i0, 2] + (crow[i1, 2] - crow[i0, 2]) * f
                 cmax = max(c0, max(c1, c2))
                 if cmax > 1e-4:
                     s = peak / cmax
@@ -225,9 +258,9 @@ def update_light_and_memory(
             memory[y, x, 0] = m0
             memory[y, x, 1] = m1
             memory[y, x, 2] = m2
-            live[y, x, 0] *= live_decay
-            live[y, x, 1] *= live_decay
-            live[y, x, 2] *= live_decay
+            live[y, x, 0] = l0 * live_decay
+            live[y, x, 1] = l1 * live_decay
+            live[y, x, 2] = l2 * live_decay
 
 
 @njit(cache=True, parallel=True)

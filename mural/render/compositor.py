@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mural.engine.engine import COARSE_CELL, Engine
+from mural.engine.kernels import axis_taps
 from mural.render import kernels
 from mural.render.palette import Palette, load_palette, srgb_to_linear
 
@@ -70,6 +71,11 @@ class Compositor:
         self._sigma2 = kernels.gaussian_weights(max(1.5, 9.0 * scale))
         self._background = self._make_background()
         self._ones = np.ones((2, 2), np.float32)
+        self._glow_taps = (
+            *axis_taps(fw, w1), *axis_taps(fh, h1), *axis_taps(fw, w2), *axis_taps(fh, h2)
+        )
+        self._gain_taps: tuple = ()
+        self._gain_shape: tuple[int, ...] = ()
 
     def _make_background(self) -> np.ndarray:
         """Deep water: a vertical gradient with a soft vignette, in display-linear light."""
@@ -89,19 +95,25 @@ class Compositor:
         return now
 
     def render(
-        self, engine: Engine, alpha: float = 0.0, out: np.ndarray | None = None
+        self,
+        engine: Engine,
+        alpha: float = 0.0,
+        *,
+        exposure: float = 1.0,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """The frame for the engine's current state (`alpha` in [0, 1): time since the last step).
 
+        `exposure` scales the palette's exposure (the safety ceiling lowers it in a surge).
         Returns an HxWx3 uint8 array owned by the compositor unless `out` is given.
         """
         if self._shape != (engine.field_h, engine.field_w):
             self._allocate((engine.field_h, engine.field_w))
         pal = self.palette
         start = time.perf_counter()
-        inv_cell = np.float32(1.0 / COARSE_CELL)
         kernels.shade(
-            engine.live, engine.memory, engine.vitality, inv_cell, np.float32(pal.memory_gain),
+            engine.live, engine.memory, engine.vitality, *engine.coarse_taps,
+            np.float32(pal.memory_gain),
             pal.colour("shadow_tint"), np.float32(pal.shadow_level), self._display,
         )
         kernels.downsample2(self._display, self._half)
@@ -113,9 +125,14 @@ class Compositor:
         start = self._tick("glow", start)
 
         gains = self.gains if self.gains is not None else self._ones
+        if len(self._gain_taps) != 6 or self._gain_shape != gains.shape:
+            fh, fw = self._shape
+            self._gain_taps = (*axis_taps(fw, gains.shape[1]), *axis_taps(fh, gains.shape[0]))
+            self._gain_shape = gains.shape
         kernels.tonemap(
             self._display, self._glow1, self._glow2, self._background, gains,
-            np.float32(pal.exposure * engine_exposure(engine)), np.float32(pal.bloom),
+            self._glow_taps + self._gain_taps,
+            np.float32(pal.exposure * exposure), np.float32(pal.bloom),
             np.float32(pal.bloom_wide), pal.grade_vector(), self._lut, self._small,
         )
         frame = self._out if out is None else out
@@ -133,16 +150,12 @@ class Compositor:
         kernels.draw_heads(
             frame, engine.pos, engine.prev, engine.colour, engine.age, engine.life, engine.pidx,
             gain, engine.vitality, np.float32(engine.field_h / COARSE_CELL), np.float32(height),
-            np.float32(alpha), np.float32(pal.head_strength * pal.exposure * 0.7),
+            np.float32(alpha),
+            np.float32(pal.head_strength * pal.exposure * exposure * 0.7 * float(gains.min())),
             np.float32(max(0.7, 0.75 * height / 720.0)),
         )
         self._tick("heads", start)
         return frame
-
-
-def engine_exposure(engine: Engine) -> float:
-    """Exposure set by the engine's brightness ceiling (1.0 until a surge needs taming)."""
-    return float(getattr(engine, "exposure", 1.0))
 
 
 def linear_to_srgb(values: np.ndarray) -> np.ndarray:

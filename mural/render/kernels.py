@@ -5,32 +5,34 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from mural.engine.kernels import _coarse_at
+from mural.engine.kernels import _coarse_at, row_of, row_of3
 
 
 @njit(cache=True, parallel=True)
-def shade(live, memory, vitality, inv_cell, memory_gain, shadow_tint, shadow_level, out):
+def shade(live, memory, vitality, taps_x, taps_y, memory_gain, shadow_tint, shadow_level, out):
     """Light as displayed: where the wall's vitality is low, light sinks into cool shadow.
 
     Shadow keeps the light's form (its luminance) but loses its colour and most of its
     brightness, so a blackout reads as a memory of the mural rather than a dead screen.
     """
     h, w = live.shape[0], live.shape[1]
+    x0, x1, wx = taps_x
+    y0, y1, wy = taps_y
+    t0 = shadow_tint[0] * shadow_level
+    t1 = shadow_tint[1] * shadow_level
+    t2 = shadow_tint[2] * shadow_level
     for y in prange(h):
+        vrow = np.empty(vitality.shape[1], np.float32)
+        row_of(vitality, y0[y], y1[y], wy[y], vrow)
         for x in range(w):
-            v = _coarse_at(vitality, x, y, inv_cell)
+            v = vrow[x0[x]] + (vrow[x1[x]] - vrow[x0[x]]) * wx[x]
             c0 = live[y, x, 0] + memory_gain * memory[y, x, 0]
             c1 = live[y, x, 1] + memory_gain * memory[y, x, 1]
             c2 = live[y, x, 2] + memory_gain * memory[y, x, 2]
-            lum = 0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2
-            peak = max(c0, max(c1, c2))
-            form = (0.6 * lum + 0.4 * peak) * shadow_level
-            s0 = form * shadow_tint[0]
-            s1 = form * shadow_tint[1]
-            s2 = form * shadow_tint[2]
-            out[y, x, 0] = s0 + (c0 - s0) * v
-            out[y, x, 1] = s1 + (c1 - s1) * v
-            out[y, x, 2] = s2 + (c2 - s2) * v
+            form = 0.6 * (0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2) + 0.4 * max(c0, max(c1, c2))
+            out[y, x, 0] = form * t0 + (c0 - form * t0) * v
+            out[y, x, 1] = form * t1 + (c1 - form * t1) * v
+            out[y, x, 2] = form * t2 + (c2 - form * t2) * v
 
 
 @njit(cache=True, parallel=True)
@@ -91,74 +93,60 @@ def blur_cols(src, out, weights):
             out[y, x, 2] = a2
 
 
-@njit(cache=True, inline="always")
-def _sample(img, fx, fy, c):
-    """Bilinear sample of channel c at continuous coordinates (pixel centres at +0.5)."""
-    h, w = img.shape[0], img.shape[1]
-    fx = fx - 0.5
-    fy = fy - 0.5
-    if fx < 0.0:
-        fx = 0.0
-    if fy < 0.0:
-        fy = 0.0
-    if fx > w - 1.0:
-        fx = w - 1.0
-    if fy > h - 1.0:
-        fy = h - 1.0
-    ix = int(fx)
-    iy = int(fy)
-    ix1 = min(ix + 1, w - 1)
-    iy1 = min(iy + 1, h - 1)
-    tx = fx - ix
-    ty = fy - iy
-    return (1.0 - ty) * ((1.0 - tx) * img[iy, ix, c] + tx * img[iy, ix1, c]) + ty * (
-        (1.0 - tx) * img[iy1, ix, c] + tx * img[iy1, ix1, c]
-    )
-
-
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _aces(x):
     """Narkowicz's ACES filmic fit: soft shoulder, highlights roll off toward white."""
     return min(1.0, max(0.0, (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14)))
 
 
 @njit(cache=True, parallel=True)
-def tonemap(display, glow1, glow2, background, gains, exposure, bloom1, bloom2, grade, lut, out):
+def tonemap(display, glow1, glow2, background, gains, taps, exposure, bloom1, bloom2, grade, lut,
+            out):
     """Light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
 
-    `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting);
+    `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting),
+    applied in linear display light after the curve, as the limiter assumes;
+    `taps` maps pixels onto glow1, glow2 and gains (x then y taps for each);
     `grade` rows: tint (3), saturation, lift (3).
     """
     h, w = display.shape[0], display.shape[1]
-    s1y = glow1.shape[0] / h
-    s1x = glow1.shape[1] / w
-    s2y = glow2.shape[0] / h
-    s2x = glow2.shape[1] / w
-    gsy = gains.shape[0] / h
-    gsx = gains.shape[1] / w
+    ax0, ax1, awx, ay0, ay1, awy, bx0, bx1, bwx, by0, by1, bwy, gx0, gx1, gwx, gy0, gy1, gwy = taps
     n = lut.shape[0] - 1
     sat = grade[3]
+    k0 = grade[0] * exposure
+    k1 = grade[1] * exposure
+    k2 = grade[2] * exposure
     for y in prange(h):
+        arow = np.empty((glow1.shape[1], 3), np.float32)
+        brow = np.empty((glow2.shape[1], 3), np.float32)
+        grow = np.empty(gains.shape[1], np.float32)
+        row_of3(glow1, ay0[y], ay1[y], awy[y], arow)
+        row_of3(glow2, by0[y], by1[y], bwy[y], brow)
+        row_of(gains, gy0[y], gy1[y], gwy[y], grow)
         for x in range(w):
-            fx = x + 0.5
-            fy = y + 0.5
-            g = _coarse_at(gains, fx * gsx - 0.5, fy * gsy - 0.5, 1.0) * exposure
-            v0 = display[y, x, 0] + bloom1 * _sample(glow1, fx * s1x, fy * s1y, 0)
-            v1 = display[y, x, 1] + bloom1 * _sample(glow1, fx * s1x, fy * s1y, 1)
-            v2 = display[y, x, 2] + bloom1 * _sample(glow1, fx * s1x, fy * s1y, 2)
-            v0 += bloom2 * _sample(glow2, fx * s2x, fy * s2y, 0)
-            v1 += bloom2 * _sample(glow2, fx * s2x, fy * s2y, 1)
-            v2 += bloom2 * _sample(glow2, fx * s2x, fy * s2y, 2)
-            c0 = _aces(v0 * g * grade[0]) + background[y, x, 0]
-            c1 = _aces(v1 * g * grade[1]) + background[y, x, 1]
-            c2 = _aces(v2 * g * grade[2]) + background[y, x, 2]
+            a0 = ax0[x]
+            a1 = ax1[x]
+            fa = awx[x]
+            b0 = bx0[x]
+            b1 = bx1[x]
+            fb = bwx[x]
+            g = grow[gx0[x]] + (grow[gx1[x]] - grow[gx0[x]]) * gwx[x]  # flash-limiter gain
+            v0 = display[y, x, 0] + bloom1 * (arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa)
+            v1 = display[y, x, 1] + bloom1 * (arow[a0, 1] + (arow[a1, 1] - arow[a0, 1]) * fa)
+            v2 = display[y, x, 2] + bloom1 * (arow[a0, 2] + (arow[a1, 2] - arow[a0, 2]) * fa)
+            v0 += bloom2 * (brow[b0, 0] + (brow[b1, 0] - brow[b0, 0]) * fb)
+            v1 += bloom2 * (brow[b0, 1] + (brow[b1, 1] - brow[b0, 1]) * fb)
+            v2 += bloom2 * (brow[b0, 2] + (brow[b1, 2] - brow[b0, 2]) * fb)
+            c0 = _aces(v0 * k0) * g + background[y, x, 0]
+            c1 = _aces(v1 * k1) * g + background[y, x, 1]
+            c2 = _aces(v2 * k2) * g + background[y, x, 2]
             lum = 0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2
             out[y, x, 0] = _encode(lum + (c0 - lum) * sat, grade[4], lut, n)
             out[y, x, 1] = _encode(lum + (c1 - lum) * sat, grade[5], lut, n)
             out[y, x, 2] = _encode(lum + (c2 - lum) * sat, grade[6], lut, n)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _encode(v, lift, lut, n):
     """Lift the blacks, then linear → sRGB byte through the LUT."""
     v = lift + v * (1.0 - lift)
@@ -230,7 +218,7 @@ def draw_heads(out, pos, prev, colour, age, life, pidx, gain, vitality, inv_cell
                 _add_byte(out, yy, xx, 2, b * f)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _add_byte(out, y, x, c, value):
     add = int(value * 255.0 + 0.5)
     if add > 0:

@@ -47,14 +47,14 @@ class Palette:
     background_top: str = "#01040b"
     background_bottom: str = "#031226"
     shadow_tint: str = "#5d7fb8"
-    shadow_level: float = 0.26  # brightness of shadows relative to the light they remember
-    exposure: float = 1.1
-    bloom: float = 0.85  # tight glow around light
-    bloom_wide: float = 0.55  # wide haze through the water
+    shadow_level: float = 0.2  # brightness of shadows relative to the light they remember
+    exposure: float = 1.0
+    bloom: float = 0.6  # tight glow around light
+    bloom_wide: float = 0.35  # wide haze through the water
     saturation: float = 1.08
     tint: str = "#ffffff"  # multiplies the light (a colour grade)
     lift: float = 0.0  # raises the blacks
-    memory_gain: float = 1.0  # how strongly the mural's memory shows under the live light
+    memory_gain: float = 0.5  # how strongly the mural's memory shows under the live light
     head_strength: float = 0.55  # brightness of the crisp particle heads
 
     def colour(self, key: str) -> np.ndarray:
