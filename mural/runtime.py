@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -73,6 +74,15 @@ class Mural:
             self._times.insert(index, event.t)
             self.events.insert(index, event)
 
+    def forget_applied(self) -> None:
+        """Drop events already taken into the engine (live or looping play runs for hours).
+
+        After this, going back in time can only rebuild from the events still held.
+        """
+        del self.events[: self._next]
+        del self._times[: self._next]
+        self._next = 0
+
     def _step(self) -> None:
         engine = self.engine
         end = (engine.step_index + 1) / self.config.sim_hz
@@ -81,7 +91,10 @@ class Mural:
             engine.apply(events[self._next])
             self._next += 1
         engine.step()
+        began = time.perf_counter()
         self.guard.update(engine, self.compositor.palette, engine.dt)
+        if engine.times is not None:
+            engine.times.add("safety", time.perf_counter() - began)
 
     def advance_to(self, t: float) -> None:
         """Simulate forward to time t (seconds). Going back rebuilds from the start."""

@@ -10,6 +10,7 @@ from mural import __version__
 
 # Each module defines a click command named `command`; add a module here to register it.
 COMMAND_MODULES: tuple[str, ...] = (
+    "bench",
     "still",
     "record",
     "send",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,6 +173,7 @@ class Engine:
         self.ceiling = 0.0  # how alive the wall may be (network health × anyone present)
         self.markers: list[MarkerEvent] = []
         self.events_applied = 0
+        self.times = None  # a StageTimes-like object with add(stage, seconds), for `mural bench`
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -230,6 +232,8 @@ class Engine:
         """Advance one fixed time step."""
         cfg, dt = self.config, self.dt
         t = self.t
+        clock = time.perf_counter
+        start = clock()
         self._update_participants(t, dt)
         self._spawn()
         self.flow.advance_to(t + dt)
@@ -238,6 +242,8 @@ class Engine:
             self.flow.a, self.flow.b, np.float32(self.flow.mix), np.float32(self.flow.cell),
             np.float32(self.aspect), np.float32(dt),
         )
+        if self.times is not None:
+            start = self._tick("simulation", start)
         energy = cfg.trail_energy * self.field_h / 360.0
         gain = (self.participants.light[: max(1, len(self.participants))] * energy).astype(
             np.float32
@@ -247,6 +253,8 @@ class Engine:
             gain, np.float32(self.field_h),
         )
         self._splat_emitters()
+        if self.times is not None:
+            start = self._tick("splat", start)
         kernels.block_mean(self.live, self.live_coarse, COARSE_CELL)
         self._update_sources()
         kernels.update_shadow_fields(
@@ -263,6 +271,13 @@ class Engine:
             np.float32(dt),
         )
         self.step_index += 1
+        if self.times is not None:
+            self._tick("simulation", start)
+
+    def _tick(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.times.add(stage, now - since)
+        return now
 
     def _update_participants(self, t: float, dt: float) -> None:
         cfg = self.config

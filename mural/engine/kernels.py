@@ -204,7 +204,7 @@ def row_of3(grid, y0, y1, wy, out):
             out[i, c] = a + (grid[y1, i, c] - a) * wy
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
 def update_light_and_memory(
     live, memory, vitality, recolour, chroma, taps_x, taps_y, live_decay, mem_rate, sink_rate,
     mem_tau, dt,

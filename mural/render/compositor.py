@@ -53,27 +53,33 @@ class Compositor:
         fh, fw = field_hw
         self._shape = field_hw
         self._display = np.zeros((fh, fw, 3), np.float32)
-        h1, w1 = (fh + 1) // 2, (fw + 1) // 2
-        h2, w2 = (h1 + 1) // 2, (w1 + 1) // 2
+        # Bloom pyramid: 1/2 (no blur), 1/4 (tight glow), 1/8 (wide haze) of the field.
+        levels = [(fh, fw)]
+        for _ in range(3):
+            h, w = levels[-1]
+            levels.append(((h + 1) // 2, (w + 1) // 2))
+        (h1, w1), (h2, w2), (h3, w3) = levels[1:]
         self._half = np.zeros((h1, w1, 3), np.float32)
-        self._half_tmp = np.zeros_like(self._half)
-        self._glow1 = np.zeros_like(self._half)
         self._quarter = np.zeros((h2, w2, 3), np.float32)
         self._quarter_tmp = np.zeros_like(self._quarter)
-        self._glow2 = np.zeros_like(self._quarter)
+        self._glow1 = np.zeros_like(self._quarter)
+        self._eighth = np.zeros((h3, w3, 3), np.float32)
+        self._eighth_tmp = np.zeros_like(self._eighth)
+        self._glow2 = np.zeros_like(self._eighth)
+        self._glow = np.zeros_like(self._quarter)
         self._small = np.zeros((fh, fw, 3), np.uint8)
         width, height = self.size
         self._out = np.zeros((height, width, 3), np.uint8)
+        self._wide = np.zeros((fh, width, 3), np.uint16)
         self._taps_x = kernels.resize_taps(fw, width)
         self._taps_y = kernels.resize_taps(fh, height)
-        scale = fh / 540.0
-        self._sigma1 = kernels.gaussian_weights(max(1.0, 3.0 * scale))
-        self._sigma2 = kernels.gaussian_weights(max(1.5, 9.0 * scale))
+        scale = fh / 540.0  # blur radii are set for a 540-row field and scale with it
+        self._sigma1 = kernels.gaussian_weights(max(0.75, 1.5 * scale))
+        self._sigma2 = kernels.gaussian_weights(max(1.0, 4.5 * scale))
         self._background = self._make_background()
         self._ones = np.ones((2, 2), np.float32)
-        self._glow_taps = (
-            *axis_taps(fw, w1), *axis_taps(fh, h1), *axis_taps(fw, w2), *axis_taps(fh, h2)
-        )
+        self._glow_taps = (*axis_taps(fw, w2), *axis_taps(fh, h2))
+        self._wide_taps = (*axis_taps(w2, w3), *axis_taps(h2, h3))
         self._gain_taps: tuple = ()
         self._gain_shape: tuple[int, ...] = ()
 
@@ -117,11 +123,14 @@ class Compositor:
             pal.colour("shadow_tint"), np.float32(pal.shadow_level), self._display,
         )
         kernels.downsample2(self._display, self._half)
-        kernels.blur_rows(self._half, self._half_tmp, self._sigma1)
-        kernels.blur_cols(self._half_tmp, self._glow1, self._sigma1)
         kernels.downsample2(self._half, self._quarter)
-        kernels.blur_rows(self._quarter, self._quarter_tmp, self._sigma2)
-        kernels.blur_cols(self._quarter_tmp, self._glow2, self._sigma2)
+        kernels.blur_rows(self._quarter, self._quarter_tmp, self._sigma1)
+        kernels.blur_cols(self._quarter_tmp, self._glow1, self._sigma1)
+        kernels.downsample2(self._quarter, self._eighth)
+        kernels.blur_rows(self._eighth, self._eighth_tmp, self._sigma2)
+        kernels.blur_cols(self._eighth_tmp, self._glow2, self._sigma2)
+        kernels.combine_glow(self._glow1, self._glow2, self._wide_taps, np.float32(pal.bloom),
+                             np.float32(pal.bloom_wide), self._glow)
         start = self._tick("glow", start)
 
         gains = self.gains if self.gains is not None else self._ones
@@ -130,10 +139,8 @@ class Compositor:
             self._gain_taps = (*axis_taps(fw, gains.shape[1]), *axis_taps(fh, gains.shape[0]))
             self._gain_shape = gains.shape
         kernels.tonemap(
-            self._display, self._glow1, self._glow2, self._background, gains,
-            self._glow_taps + self._gain_taps,
-            np.float32(pal.exposure * exposure), np.float32(pal.bloom),
-            np.float32(pal.bloom_wide), pal.grade_vector(), self._lut, self._small,
+            self._display, self._glow, self._background, gains, self._glow_taps + self._gain_taps,
+            np.float32(pal.exposure * exposure), pal.grade_vector(), self._lut, self._small,
         )
         frame = self._out if out is None else out
         if frame.shape[:2] == self._small.shape[:2]:
@@ -141,7 +148,8 @@ class Compositor:
         else:
             x0, x1, wx = self._taps_x
             y0, y1, wy = self._taps_y
-            kernels.upscale(self._small, frame, x0, x1, wx, y0, y1, wy)
+            kernels.widen_rows(self._small, self._wide, x0, x1, wx)
+            kernels.blend_rows(self._wide, frame, y0, y1, wy)
         start = self._tick("tonemap", start)
 
         width, height = self.size

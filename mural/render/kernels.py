@@ -8,7 +8,7 @@ from numba import njit, prange
 from mural.engine.kernels import _coarse_at, row_of, row_of3
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
 def shade(live, memory, vitality, taps_x, taps_y, memory_gain, shadow_tint, shadow_level, out):
     """Light as displayed: where the wall's vitality is low, light sinks into cool shadow.
 
@@ -35,7 +35,7 @@ def shade(live, memory, vitality, taps_x, taps_y, memory_gain, shadow_tint, shad
             out[y, x, 2] = form * t2 + (c2 - form * t2) * v
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
 def downsample2(src, out):
     """2×2 box downsample (odd edges clamp)."""
     h, w = src.shape[0], src.shape[1]
@@ -51,7 +51,7 @@ def downsample2(src, out):
                 out[y, x, c] = 0.25 * (top + src[y1, x0, c] + src[y1, x1, c])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
 def blur_rows(src, out, weights):
     """Horizontal separable blur with clamped edges."""
     h, w = src.shape[0], src.shape[1]
@@ -72,7 +72,7 @@ def blur_rows(src, out, weights):
             out[y, x, 2] = a2
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
 def blur_cols(src, out, weights):
     """Vertical separable blur with clamped edges."""
     h, w = src.shape[0], src.shape[1]
@@ -93,87 +93,102 @@ def blur_cols(src, out, weights):
             out[y, x, 2] = a2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _aces(x):
     """Narkowicz's ACES filmic fit: soft shoulder, highlights roll off toward white."""
     return min(1.0, max(0.0, (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14)))
 
 
-@njit(cache=True, parallel=True)
-def tonemap(display, glow1, glow2, background, gains, taps, exposure, bloom1, bloom2, grade, lut,
-            out):
+@njit(cache=True, parallel=True, fastmath=True)
+def combine_glow(tight, wide, wide_taps, k_tight, k_wide, out):
+    """out = k_tight·tight + k_wide·upsample(wide): one bloom layer for the tone map to read."""
+    h, w = tight.shape[0], tight.shape[1]
+    x0, x1, wx, y0, y1, wy = wide_taps
+    for y in prange(h):
+        row = np.empty((wide.shape[1], 3), np.float32)
+        row_of3(wide, y0[y], y1[y], wy[y], row)
+        for x in range(w):
+            a = x0[x]
+            b = x1[x]
+            f = wx[x]
+            for c in range(3):
+                wide_c = row[a, c] + (row[b, c] - row[a, c]) * f
+                out[y, x, c] = k_tight * tight[y, x, c] + k_wide * wide_c
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def tonemap(display, glow, background, gains, taps, exposure, grade, lut, out):
     """Light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
 
     `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting),
     applied in linear display light after the curve, as the limiter assumes;
-    `taps` maps pixels onto glow1, glow2 and gains (x then y taps for each);
+    `taps` maps pixels onto the glow and the gains (x then y taps for each);
     `grade` rows: tint (3), saturation, lift (3).
     """
     h, w = display.shape[0], display.shape[1]
-    ax0, ax1, awx, ay0, ay1, awy, bx0, bx1, bwx, by0, by1, bwy, gx0, gx1, gwx, gy0, gy1, gwy = taps
+    ax0, ax1, awx, ay0, ay1, awy, gx0, gx1, gwx, gy0, gy1, gwy = taps
     n = lut.shape[0] - 1
     sat = grade[3]
     k0 = grade[0] * exposure
     k1 = grade[1] * exposure
     k2 = grade[2] * exposure
+    l0 = grade[4]
+    l1 = grade[5]
+    l2 = grade[6]
     for y in prange(h):
-        arow = np.empty((glow1.shape[1], 3), np.float32)
-        brow = np.empty((glow2.shape[1], 3), np.float32)
+        arow = np.empty((glow.shape[1], 3), np.float32)
         grow = np.empty(gains.shape[1], np.float32)
-        row_of3(glow1, ay0[y], ay1[y], awy[y], arow)
-        row_of3(glow2, by0[y], by1[y], bwy[y], brow)
+        row_of3(glow, ay0[y], ay1[y], awy[y], arow)
         row_of(gains, gy0[y], gy1[y], gwy[y], grow)
         for x in range(w):
             a0 = ax0[x]
             a1 = ax1[x]
             fa = awx[x]
-            b0 = bx0[x]
-            b1 = bx1[x]
-            fb = bwx[x]
             g = grow[gx0[x]] + (grow[gx1[x]] - grow[gx0[x]]) * gwx[x]  # flash-limiter gain
-            v0 = display[y, x, 0] + bloom1 * (arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa)
-            v1 = display[y, x, 1] + bloom1 * (arow[a0, 1] + (arow[a1, 1] - arow[a0, 1]) * fa)
-            v2 = display[y, x, 2] + bloom1 * (arow[a0, 2] + (arow[a1, 2] - arow[a0, 2]) * fa)
-            v0 += bloom2 * (brow[b0, 0] + (brow[b1, 0] - brow[b0, 0]) * fb)
-            v1 += bloom2 * (brow[b0, 1] + (brow[b1, 1] - brow[b0, 1]) * fb)
-            v2 += bloom2 * (brow[b0, 2] + (brow[b1, 2] - brow[b0, 2]) * fb)
+            v0 = display[y, x, 0] + arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa
+            v1 = display[y, x, 1] + arow[a0, 1] + (arow[a1, 1] - arow[a0, 1]) * fa
+            v2 = display[y, x, 2] + arow[a0, 2] + (arow[a1, 2] - arow[a0, 2]) * fa
             c0 = _aces(v0 * k0) * g + background[y, x, 0]
             c1 = _aces(v1 * k1) * g + background[y, x, 1]
             c2 = _aces(v2 * k2) * g + background[y, x, 2]
             lum = 0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2
-            out[y, x, 0] = _encode(lum + (c0 - lum) * sat, grade[4], lut, n)
-            out[y, x, 1] = _encode(lum + (c1 - lum) * sat, grade[5], lut, n)
-            out[y, x, 2] = _encode(lum + (c2 - lum) * sat, grade[6], lut, n)
+            # saturation, lift, then linear → sRGB byte through the LUT (written out: a call
+            # per channel here cost more than the whole rest of the pixel)
+            i0 = int((l0 + (lum + (c0 - lum) * sat) * (1.0 - l0)) * n)
+            i1 = int((l1 + (lum + (c1 - lum) * sat) * (1.0 - l1)) * n)
+            i2 = int((l2 + (lum + (c2 - lum) * sat) * (1.0 - l2)) * n)
+            out[y, x, 0] = lut[min(max(i0, 0), n)]
+            out[y, x, 1] = lut[min(max(i1, 0), n)]
+            out[y, x, 2] = lut[min(max(i2, 0), n)]
 
 
-@njit(cache=True)
-def _encode(v, lift, lut, n):
-    """Lift the blacks, then linear → sRGB byte through the LUT."""
-    v = lift + v * (1.0 - lift)
-    i = int(v * n)
-    if i < 0:
-        i = 0
-    elif i > n:
-        i = n
-    return lut[i]
-
-
-@njit(cache=True, parallel=True)
-def upscale(src, out, x0, x1, wx, y0, y1, wy):
-    """Bilinear resize of uint8 RGB with precomputed taps (fixed-point, 8-bit weights)."""
-    oh, ow = out.shape[0], out.shape[1]
-    for y in prange(oh):
-        ya = y0[y]
-        yb = y1[y]
-        fy = wy[y]
+@njit(cache=True, parallel=True, fastmath=True)
+def widen_rows(src, out, x0, x1, wx):
+    """Horizontal bilinear resize of uint8 RGB rows into uint16 (values × 256)."""
+    h = src.shape[0]
+    ow = out.shape[1]
+    for y in prange(h):
         for x in range(ow):
             xa = x0[x]
             xb = x1[x]
-            fx = wx[x]
+            f = wx[x]
             for c in range(3):
-                top = src[ya, xa, c] * (256 - fx) + src[ya, xb, c] * fx
-                bot = src[yb, xa, c] * (256 - fx) + src[yb, xb, c] * fx
-                out[y, x, c] = (top * (256 - fy) + bot * fy + 32768) >> 16
+                out[y, x, c] = src[y, xa, c] * (256 - f) + src[y, xb, c] * f
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def blend_rows(wide, out, y0, y1, wy):
+    """Vertical bilinear blend of widened rows into the uint8 frame (contiguous, vectorises)."""
+    oh = out.shape[0]
+    n = out.shape[1] * 3
+    for y in prange(oh):
+        a = wide[y0[y]].reshape(n)
+        b = wide[y1[y]].reshape(n)
+        o = out[y].reshape(n)
+        f = np.uint32(wy[y])
+        g = np.uint32(256) - f
+        for i in range(n):
+            o[i] = (np.uint32(a[i]) * g + np.uint32(b[i]) * f + np.uint32(32768)) >> np.uint32(16)
 
 
 @njit(cache=True)

@@ -17,6 +17,7 @@ from mural.render.palette import Palette
 from mural.safety.limiter import FlashLimiter
 from mural.safety.luminance import block_mean, red_measure_linear
 
+MEMORY_EVERY = 4  # steps between fresh block means of the (slow) memory layer
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
@@ -53,10 +54,13 @@ class SafetyGuard:
         self.exposure = 1.0
         self.gain = np.ones(grid, np.float32)
         self.mean_luminance = 0.0
+        self._steps = 0
 
     def estimate(self, engine: Engine, palette: Palette) -> tuple[np.ndarray, np.ndarray]:
         """(luminance, red) per limiter cell of the frame the compositor would show now."""
-        coarse_block_mean(engine.memory, self.memory_coarse, COARSE_CELL)
+        if self._steps % MEMORY_EVERY == 0:  # the memory changes slowly; its mean is costly
+            coarse_block_mean(engine.memory, self.memory_coarse, COARSE_CELL)
+        self._steps += 1
         light = engine.live_coarse + palette.memory_gain * self.memory_coarse
         lum = light @ LUMA
         form = (0.6 * lum + 0.4 * light.max(axis=-1))[..., None]
@@ -85,10 +89,12 @@ class SafetyGuard:
         self.gain = self.limiter.update(lum, red, dt)
 
     def state_dict(self) -> dict:
-        return {"exposure": self.exposure, "gain": self.gain.copy(),
-                "limiter": self.limiter.state_dict()}
+        return {"exposure": self.exposure, "gain": self.gain.copy(), "steps": self._steps,
+                "memory_coarse": self.memory_coarse.copy(), "limiter": self.limiter.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.exposure = float(state["exposure"])
         self.gain = np.asarray(state["gain"], np.float32)
+        self._steps = int(state["steps"])
+        self.memory_coarse[...] = state["memory_coarse"]
         self.limiter.load_state_dict(state["limiter"])
