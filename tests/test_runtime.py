@@ -38,3 +38,20 @@ def test_bad_times_are_refused():
         Mural(size=(96, 54)).advance_to(float("nan"))
     with pytest.raises(ValueError):
         Mural(size=(96, 54)).advance_to(-1.0)
+
+
+def test_a_still_fast_forwards_without_compositing_the_frames_on_the_way(monkeypatch):
+    from mural.render.compositor import Compositor
+
+    calls = []
+    original = Compositor.render
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "render", counting)
+    mural = Mural(crowd(["joy"], end=60.0), size=(96, 54))
+    mural.frame_at(60.0)
+    assert len(calls) == 1
+    assert mural.engine.step_index == 1800

@@ -52,7 +52,6 @@ class Compositor:
     def _allocate(self, field_hw: tuple[int, int]) -> None:
         fh, fw = field_hw
         self._shape = field_hw
-        self._display = np.zeros((fh, fw, 3), np.float32)
         # Bloom pyramid: 1/2 (no blur), 1/4 (tight glow), 1/8 (wide haze) of the field.
         levels = [(fh, fw)]
         for _ in range(3):
@@ -82,6 +81,15 @@ class Compositor:
         self._wide_taps = (*axis_taps(w2, w3), *axis_taps(h2, h3))
         self._gain_taps: tuple = ()
         self._gain_shape: tuple[int, ...] = ()
+        self._vit_key: tuple[int, ...] = ()
+
+    def _half_vitality_taps(self, engine: Engine) -> tuple:
+        gy, gx = engine.vitality.shape
+        h, w = self._half.shape[:2]
+        if self._vit_key != (gy, gx, h, w):
+            self._vit_key = (gy, gx, h, w)
+            self._vit_taps = (axis_taps(w, gx), axis_taps(h, gy))
+        return self._vit_taps
 
     def _make_background(self) -> np.ndarray:
         """Deep water: a vertical gradient with a soft vignette, in display-linear light."""
@@ -117,12 +125,10 @@ class Compositor:
             self._allocate((engine.field_h, engine.field_w))
         pal = self.palette
         start = time.perf_counter()
-        kernels.shade(
-            engine.live, engine.memory, engine.vitality, *engine.coarse_taps,
-            np.float32(pal.memory_gain),
-            pal.colour("shadow_tint"), np.float32(pal.shadow_level), self._display,
-        )
-        kernels.downsample2(self._display, self._half)
+        shadow = (pal.colour("shadow_tint") * pal.shadow_level).astype(np.float32)
+        memory_gain = np.float32(pal.memory_gain)
+        kernels.shaded_half(engine.live, engine.memory, memory_gain, engine.vitality,
+                            *self._half_vitality_taps(engine), shadow, self._half)
         kernels.downsample2(self._half, self._quarter)
         kernels.blur_rows(self._quarter, self._quarter_tmp, self._sigma1)
         kernels.blur_cols(self._quarter_tmp, self._glow1, self._sigma1)
@@ -139,7 +145,9 @@ class Compositor:
             self._gain_taps = (*axis_taps(fw, gains.shape[1]), *axis_taps(fh, gains.shape[0]))
             self._gain_shape = gains.shape
         kernels.tonemap(
-            self._display, self._glow, self._background, gains, self._glow_taps + self._gain_taps,
+            engine.live, engine.memory, memory_gain, engine.vitality,
+            engine.coarse_taps[0] + engine.coarse_taps[1], shadow,
+            self._glow, self._background, gains, self._glow_taps + self._gain_taps,
             np.float32(pal.exposure * exposure), pal.grade_vector(), self._lut, self._small,
         )
         frame = self._out if out is None else out

@@ -8,31 +8,51 @@ from numba import njit, prange
 from mural.engine.kernels import _coarse_at, row_of, row_of3
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def shade(live, memory, vitality, taps_x, taps_y, memory_gain, shadow_tint, shadow_level, out):
-    """Light as displayed: where the wall's vitality is low, light sinks into cool shadow.
+@njit(cache=True, fastmath=True)
+def _shade(c0, c1, c2, v, t0, t1, t2):
+    """Light as displayed: where the wall's vitality v is low, light sinks into cool shadow.
 
     Shadow keeps the light's form (its luminance) but loses its colour and most of its
     brightness, so a blackout reads as a memory of the mural rather than a dead screen.
     """
+    form = 0.6 * (0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2) + 0.4 * max(c0, max(c1, c2))
+    return (form * t0 + (c0 - form * t0) * v, form * t1 + (c1 - form * t1) * v,
+            form * t2 + (c2 - form * t2) * v)
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def shaded_half(live, memory, memory_gain, vitality, taps_x, taps_y, shadow, out):
+    """Half-resolution shaded light (2×2 box of live + memory, then shading): the bloom's input.
+
+    Shading is linear in the light for a given vitality, and vitality is smooth, so shading
+    after the box filter matches filtering the shaded light.
+    """
     h, w = live.shape[0], live.shape[1]
+    oh, ow = out.shape[0], out.shape[1]
     x0, x1, wx = taps_x
     y0, y1, wy = taps_y
-    t0 = shadow_tint[0] * shadow_level
-    t1 = shadow_tint[1] * shadow_level
-    t2 = shadow_tint[2] * shadow_level
-    for y in prange(h):
+    for y in prange(oh):
         vrow = np.empty(vitality.shape[1], np.float32)
         row_of(vitality, y0[y], y1[y], wy[y], vrow)
-        for x in range(w):
+        ya = min(2 * y, h - 1)
+        yb = min(2 * y + 1, h - 1)
+        for x in range(ow):
+            xa = min(2 * x, w - 1)
+            xb = min(2 * x + 1, w - 1)
+            c0 = 0.25 * (live[ya, xa, 0] + live[ya, xb, 0] + live[yb, xa, 0] + live[yb, xb, 0]
+                         + memory_gain * (memory[ya, xa, 0] + memory[ya, xb, 0]
+                                          + memory[yb, xa, 0] + memory[yb, xb, 0]))
+            c1 = 0.25 * (live[ya, xa, 1] + live[ya, xb, 1] + live[yb, xa, 1] + live[yb, xb, 1]
+                         + memory_gain * (memory[ya, xa, 1] + memory[ya, xb, 1]
+                                          + memory[yb, xa, 1] + memory[yb, xb, 1]))
+            c2 = 0.25 * (live[ya, xa, 2] + live[ya, xb, 2] + live[yb, xa, 2] + live[yb, xb, 2]
+                         + memory_gain * (memory[ya, xa, 2] + memory[ya, xb, 2]
+                                          + memory[yb, xa, 2] + memory[yb, xb, 2]))
             v = vrow[x0[x]] + (vrow[x1[x]] - vrow[x0[x]]) * wx[x]
-            c0 = live[y, x, 0] + memory_gain * memory[y, x, 0]
-            c1 = live[y, x, 1] + memory_gain * memory[y, x, 1]
-            c2 = live[y, x, 2] + memory_gain * memory[y, x, 2]
-            form = 0.6 * (0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2) + 0.4 * max(c0, max(c1, c2))
-            out[y, x, 0] = form * t0 + (c0 - form * t0) * v
-            out[y, x, 1] = form * t1 + (c1 - form * t1) * v
-            out[y, x, 2] = form * t2 + (c2 - form * t2) * v
+            s0, s1, s2 = _shade(c0, c1, c2, v, shadow[0], shadow[1], shadow[2])
+            out[y, x, 0] = s0
+            out[y, x, 1] = s1
+            out[y, x, 2] = s2
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -117,16 +137,21 @@ def combine_glow(tight, wide, wide_taps, k_tight, k_wide, out):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def tonemap(display, glow, background, gains, taps, exposure, grade, lut, out):
-    """Light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
+def tonemap(live, memory, memory_gain, vitality, vtaps, shadow, glow, background, gains, taps,
+            exposure, grade, lut, out):
+    """Shaded light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
 
     `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting),
     applied in linear display light after the curve, as the limiter assumes;
     `taps` maps pixels onto the glow and the gains (x then y taps for each);
     `grade` rows: tint (3), saturation, lift (3).
     """
-    h, w = display.shape[0], display.shape[1]
+    h, w = live.shape[0], live.shape[1]
     ax0, ax1, awx, ay0, ay1, awy, gx0, gx1, gwx, gy0, gy1, gwy = taps
+    vx0, vx1, vwx, vy0, vy1, vwy = vtaps
+    t0 = shadow[0]
+    t1 = shadow[1]
+    t2 = shadow[2]
     n = lut.shape[0] - 1
     sat = grade[3]
     k0 = grade[0] * exposure
@@ -138,16 +163,25 @@ def tonemap(display, glow, background, gains, taps, exposure, grade, lut, out):
     for y in prange(h):
         arow = np.empty((glow.shape[1], 3), np.float32)
         grow = np.empty(gains.shape[1], np.float32)
+        vrow = np.empty(vitality.shape[1], np.float32)
         row_of3(glow, ay0[y], ay1[y], awy[y], arow)
         row_of(gains, gy0[y], gy1[y], gwy[y], grow)
+        row_of(vitality, vy0[y], vy1[y], vwy[y], vrow)
         for x in range(w):
             a0 = ax0[x]
             a1 = ax1[x]
             fa = awx[x]
             g = grow[gx0[x]] + (grow[gx1[x]] - grow[gx0[x]]) * gwx[x]  # flash-limiter gain
-            v0 = display[y, x, 0] + arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa
-            v1 = display[y, x, 1] + arow[a0, 1] + (arow[a1, 1] - arow[a0, 1]) * fa
-            v2 = display[y, x, 2] + arow[a0, 2] + (arow[a1, 2] - arow[a0, 2]) * fa
+            vit = vrow[vx0[x]] + (vrow[vx1[x]] - vrow[vx0[x]]) * vwx[x]
+            d0, d1, d2 = _shade(
+                live[y, x, 0] + memory_gain * memory[y, x, 0],
+                live[y, x, 1] + memory_gain * memory[y, x, 1],
+                live[y, x, 2] + memory_gain * memory[y, x, 2],
+                vit, t0, t1, t2,
+            )
+            v0 = d0 + arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa
+            v1 = d1 + arow[a0, 1] + (arow[a1, 1] - arow[a0, 1]) * fa
+            v2 = d2 + arow[a0, 2] + (arow[a1, 2] - arow[a0, 2]) * fa
             c0 = _aces(v0 * k0) * g + background[y, x, 0]
             c1 = _aces(v1 * k1) * g + background[y, x, 1]
             c2 = _aces(v2 * k2) * g + background[y, x, 2]
