@@ -92,7 +92,7 @@ class Mural:
             self._next += 1
         engine.step()
         began = time.perf_counter()
-        self.guard.update(engine, self.compositor.palette, engine.dt)
+        self.guard.update(engine, self.compositor.palette, engine.dt, self.config.size)
         if engine.times is not None:
             engine.times.add("safety", time.perf_counter() - began)
 

@@ -17,6 +17,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulate",
     "inspect",
     "check_flashes",
+    "video",
+    "play",
+    "demo",
 )
 
 

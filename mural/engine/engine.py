@@ -52,11 +52,12 @@ class EngineConfig:
     memory_rate: float = 0.003  # per second: how fast live light paints the memory
     trail_energy: float = 0.09  # light a particle lays down, per field-height of 360 rows
     sink_rate: float = 0.9  # per second: how fast dimming light sinks into shadow memory
-    vitality_up: float = 0.45  # per second: recovery ramp
+    vitality_up: float = 0.3  # per second: recovery ramp
     vitality_down: float = 0.33  # per second: dimming ramp
     spread_falloff: float = 0.997  # per coarse cell the recovery front travels
     recolour_rate: float = 1.6  # per second: how fast returning light recolours shadows
     network_smoothing: float = 0.6  # seconds: time constant of the network-level follower
+    health_smoothing: float = 0.5  # seconds: time constant of each participant's health
 
     @property
     def dt(self) -> float:
@@ -291,7 +292,7 @@ class Engine:
         s = slice(0, n)
         own_newer = p.own_level_t[s] >= self.network_level_t
         level = np.where(own_newer, p.own_level[s], self.network_smoothed)
-        p.health[s] += (level - p.health[s]) * (1.0 - math.exp(-dt / 0.5))
+        p.health[s] += (level - p.health[s]) * (1.0 - math.exp(-dt / cfg.health_smoothing))
         heard = (t - p.last_seen[s]) < cfg.silence_timeout
         ramp = dt / cfg.presence_ramp
         p.presence[s] = np.clip(p.presence[s] + np.where(heard, ramp, -ramp), 0.0, 1.0)

@@ -41,6 +41,7 @@ class Compositor:
         self.size = size
         self.palette = load_palette(palette) if not isinstance(palette, Palette) else palette
         self._lut = _srgb_lut()
+        self._to_linear = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
         self._shape: tuple[int, int] | None = None
         self.times: StageTimes | None = None
         self.gains: np.ndarray | None = None  # flash-limiter gain grid, set by the caller
@@ -166,12 +167,17 @@ class Compositor:
         kernels.draw_heads(
             frame, engine.pos, engine.prev, engine.colour, engine.age, engine.life, engine.pidx,
             gain, engine.vitality, np.float32(engine.field_h / COARSE_CELL), np.float32(height),
-            np.float32(alpha),
-            np.float32(pal.head_strength * pal.exposure * exposure * 0.7 * float(gains.min())),
-            np.float32(max(0.7, 0.75 * height / 720.0)),
+            np.float32(alpha), np.float32(head_strength(pal, exposure)),
+            np.float32(kernels.head_radius(height)), gains, np.float32(engine.aspect),
+            self._to_linear, self._lut,
         )
         self._tick("heads", start)
         return frame
+
+
+def head_strength(palette: Palette, exposure: float) -> float:
+    """Brightness of the crisp heads (they are drawn after the curve, so exposure scales them)."""
+    return palette.head_strength * palette.exposure * exposure * 0.7
 
 
 def linear_to_srgb(values: np.ndarray) -> np.ndarray:

@@ -227,11 +227,13 @@ def blend_rows(wide, out, y0, y1, wy):
 
 @njit(cache=True)
 def draw_heads(out, pos, prev, colour, age, life, pidx, gain, vitality, inv_cell, scale, alpha,
-               strength, radius):
+               strength, radius, limiter_gain, aspect, to_linear, to_srgb):
     """Crisp particle heads added straight onto the finished frame (serial, fixed order).
 
     Positions are interpolated between the last two simulation steps (`alpha`) so a render
-    rate above the simulation rate still moves smoothly.
+    rate above the simulation rate still moves smoothly. Light is added in linear light (via
+    the byte↔linear tables) so overlapping heads add up as light does, and as the safety
+    estimate assumes.
     """
     h, w = out.shape[0], out.shape[1]
     reach = int(radius * 2.0) + 1
@@ -247,7 +249,9 @@ def draw_heads(out, pos, prev, colour, age, life, pidx, gain, vitality, inv_cell
         px = prev[i, 0] + (pos[i, 0] - prev[i, 0]) * alpha
         py = prev[i, 1] + (pos[i, 1] - prev[i, 1]) * alpha
         v = _coarse_at(vitality, px * inv_cell - 0.5, py * inv_cell - 0.5, 1.0)
-        k *= v
+        gy = min(max(int(py * limiter_gain.shape[0]), 0), limiter_gain.shape[0] - 1)
+        gx = min(max(int(px / aspect * limiter_gain.shape[1]), 0), limiter_gain.shape[1] - 1)
+        k *= v * limiter_gain[gy, gx]
         if k <= 0.01:
             continue
         cx = px * scale
@@ -262,17 +266,51 @@ def draw_heads(out, pos, prev, colour, age, life, pidx, gain, vitality, inv_cell
                 f = np.exp(-(dx * dx + dy * dy) * inv)
                 if f < 0.02:
                     continue
-                _add_byte(out, yy, xx, 0, r * f)
-                _add_byte(out, yy, xx, 1, g * f)
-                _add_byte(out, yy, xx, 2, b * f)
+                _add_light(out, yy, xx, 0, r * f, to_linear, to_srgb)
+                _add_light(out, yy, xx, 1, g * f, to_linear, to_srgb)
+                _add_light(out, yy, xx, 2, b * f, to_linear, to_srgb)
 
 
 @njit(cache=True)
-def _add_byte(out, y, x, c, value):
-    add = int(value * 255.0 + 0.5)
-    if add > 0:
-        cur = int(out[y, x, c]) + add
-        out[y, x, c] = 255 if cur > 255 else cur
+def _add_light(out, y, x, c, value, to_linear, to_srgb):
+    n = to_srgb.shape[0] - 1
+    i = int((to_linear[out[y, x, c]] + value) * n + 0.5)
+    out[y, x, c] = to_srgb[min(i, n)]
+
+
+@njit(cache=True)
+def head_light(pos, colour, age, life, pidx, gain, vitality, cells, strength, footprint, out,
+               red_out):
+    """Linear light the crisp heads will add, per coarse cell (for the safety estimate).
+
+    A head adds `colour·k` of linear light over a gaussian footprint: `footprint` is its
+    integral as a share of a cell's area. `red_out` gets the saturated-red excess (R - G - B).
+    """
+    gy, gx = out.shape[0], out.shape[1]
+    for j in range(gy):
+        for i in range(gx):
+            out[j, i] = 0.0
+            red_out[j, i] = 0.0
+    for i in range(pos.shape[0]):
+        if age[i] >= life[i] or age[i] <= 0.0:
+            continue
+        phase = age[i] / life[i]
+        k = 4.0 * phase * (1.0 - phase) * gain[pidx[i]] * strength
+        if k <= 0.01:
+            continue
+        cy = min(max(int(pos[i, 1] * cells), 0), gy - 1)
+        cx = min(max(int(pos[i, 0] * cells), 0), gx - 1)
+        k *= vitality[cy, cx]
+        lum = (0.2126 * colour[i, 0] + 0.7152 * colour[i, 1] + 0.0722 * colour[i, 2]) * k
+        out[cy, cx] += lum * footprint
+        excess = colour[i, 0] - colour[i, 1] - colour[i, 2]
+        if excess > 0.0:
+            red_out[cy, cx] += excess * k * footprint
+
+
+def head_radius(height: int) -> float:
+    """Head radius in output pixels: about a pixel at 720p, never below 0.7 px."""
+    return max(0.7, 0.75 * height / 720.0)
 
 
 def resize_taps(src_len: int, dst_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

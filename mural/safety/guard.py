@@ -13,6 +13,8 @@ import numpy as np
 
 from mural.engine.engine import COARSE_CELL, Engine
 from mural.engine.kernels import block_mean as coarse_block_mean
+from mural.render.compositor import head_strength
+from mural.render.kernels import head_light, head_radius
 from mural.render.palette import Palette
 from mural.safety.limiter import FlashLimiter
 from mural.safety.luminance import block_mean, red_measure_linear
@@ -51,13 +53,21 @@ class SafetyGuard:
         grid = (min(self.config.grid[0], gy), min(self.config.grid[1], gx))
         self.limiter = FlashLimiter(grid, enabled=self.config.enabled)
         self.memory_coarse = np.zeros((gy, gx, 3), np.float32)
+        self.heads = np.zeros((gy, gx), np.float32)
+        self.heads_red = np.zeros((gy, gx), np.float32)
         self.exposure = 1.0
         self.gain = np.ones(grid, np.float32)
         self.mean_luminance = 0.0
         self._steps = 0
 
-    def estimate(self, engine: Engine, palette: Palette) -> tuple[np.ndarray, np.ndarray]:
-        """(luminance, red) per limiter cell of the frame the compositor would show now."""
+    def estimate(
+        self, engine: Engine, palette: Palette, size: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(luminance, red) per limiter cell of the frame the compositor would show at `size`.
+
+        The crisp heads are drawn after the curve at output resolution, so their share of a
+        region depends on the output size (they matter on small frames, hardly at all at 4K).
+        """
         if self._steps % MEMORY_EVERY == 0:  # the memory changes slowly; its mean is costly
             coarse_block_mean(engine.memory, self.memory_coarse, COARSE_CELL)
         self._steps += 1
@@ -69,13 +79,24 @@ class SafetyGuard:
         shown = shadow + (light - shadow) * vit
         shown *= 1.0 + 0.6 * (palette.bloom + palette.bloom_wide)
         display = aces(shown * (palette.exposure * self.exposure) * palette.colour("tint"))
+        cells = engine.field_h / COARSE_CELL  # coarse cells per unit of height
+        cell_px = size[1] / cells
+        radius = head_radius(size[1])
+        footprint = 2.0 * np.pi * radius * radius / (cell_px * cell_px)
+        head_light(engine.pos, engine.colour, engine.age, engine.life, engine.pidx,
+                   engine.participants.light[: max(1, len(engine.participants))],
+                   engine.vitality, np.float32(cells),
+                   np.float32(head_strength(palette, self.exposure)), np.float32(footprint),
+                   self.heads, self.heads_red)
         grid = self.limiter.grid
-        return block_mean(display @ LUMA, grid), block_mean(red_measure_linear(display), grid)
+        lum = display @ LUMA + self.heads
+        red = red_measure_linear(display) + self.heads_red
+        return block_mean(lum, grid), block_mean(red, grid)
 
-    def update(self, engine: Engine, palette: Palette, dt: float) -> None:
-        """Advance the guard by one simulation step."""
+    def update(self, engine: Engine, palette: Palette, dt: float, size: tuple[int, int]) -> None:
+        """Advance the guard by one simulation step (for frames of `size`)."""
         cfg = self.config
-        lum, red = self.estimate(engine, palette)
+        lum, red = self.estimate(engine, palette, size)
         self.mean_luminance = float(lum.mean())
         if cfg.enabled:
             # Ceiling: bring exposure down when the frame would be too bright, back up slowly.
