@@ -44,6 +44,7 @@ class Mural:
         self.events: list[Event] = sorted(events, key=lambda e: e.t)
         self._times = [e.t for e in self.events]
         self.compositor = Compositor(self.config.size, palette)
+        self.resume_extra: dict = {}
         self.reset()
 
     @property
@@ -73,6 +74,54 @@ class Mural:
             index = bisect.bisect_right(self._times, event.t, lo=self._next)
             self._times.insert(index, event.t)
             self.events.insert(index, event)
+
+    def save_state(self, path, extra: dict | None = None):
+        """Write the whole mural (engine, safety, time) atomically to `path` (.npz).
+
+        `extra` holds what the caller needs to resume around it (sources' positions, speed).
+        """
+        from mural.state import engine_state, write_state
+
+        state = {
+            "engine": engine_state(self.engine),
+            "guard": self.guard.state_dict(),
+            "time": self.time,
+            "palette": self.palette.name,
+            "extra": extra or {},
+        }
+        return write_state(path, self.config, state)
+
+    @classmethod
+    def from_state(
+        cls,
+        path,
+        events: Iterable[Event] = (),
+        *,
+        palette: Palette | str | None = None,
+        safety: SafetyConfig | None = None,
+    ) -> Mural:
+        """Resume a saved mural; events before its time count as already applied.
+
+        Raises mural.state.StateError for a missing, partial or corrupt file.
+        """
+        from mural.state import StateError, load_engine_state, read_state
+
+        config_dict, state = read_state(path)
+        try:
+            config_dict = {**config_dict, "size": tuple(config_dict["size"])}
+            config = EngineConfig(**config_dict)
+            mural = cls(events, size=config.size, seed=config.seed,
+                        palette=palette or state.get("palette"), config=config, safety=safety)
+            load_engine_state(mural.engine, state["engine"])
+            mural.guard.load_state_dict(state["guard"])
+        except StateError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"{path} does not hold a usable mural state ({exc})") from None
+        mural.time = float(state["time"])
+        mural._next = bisect.bisect_left(mural._times, mural.engine.t)
+        mural.resume_extra = dict(state.get("extra") or {})
+        return mural
 
     def forget_applied(self) -> None:
         """Drop events already taken into the engine (live or looping play runs for hours).
