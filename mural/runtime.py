@@ -9,12 +9,12 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import numpy as np
 
-from mural.engine.engine import Engine, EngineConfig
+from mural.engine.engine import Engine, EngineConfig, Personal
 from mural.events import Event
 from mural.render.compositor import Compositor
 from mural.render.palette import Palette, load_palette
@@ -37,7 +37,9 @@ class Mural:
         palette: Palette | str | None = None,
         config: EngineConfig | None = None,
         safety: SafetyConfig | None = None,
+        personal: Mapping[str, Personal] | None = None,
     ) -> None:
+        self.personal = dict(personal or {})
         base = config or EngineConfig()
         self.config = replace(base, size=tuple(size), seed=seed)
         self.safety = safety or SafetyConfig()
@@ -45,15 +47,34 @@ class Mural:
         self._times = [e.t for e in self.events]
         self.compositor = Compositor(self.config.size, palette)
         self.resume_extra: dict = {}
+        self._fade: tuple | None = None
         self.reset()
 
     @property
     def palette(self) -> Palette:
         return self.compositor.palette
 
-    def set_palette(self, palette: Palette | str) -> None:
-        """Change the grade from now on (the simulation is unaffected)."""
-        self.compositor.set_palette(load_palette(palette))
+    def set_palette(self, palette: Palette | str, fade: float = 0.0) -> None:
+        """Change the grade from now on, crossfading over `fade` seconds of mural time.
+
+        The simulation is unaffected; the crossfade is a function of time, so a video and a
+        still at the same moment agree.
+        """
+        target = load_palette(palette)
+        if fade <= 0.0:
+            self._fade = None
+            self.compositor.set_palette(target)
+        else:
+            self._fade = (self.compositor.palette, target, self.time, float(fade))
+
+    def _apply_fade(self, now: float) -> None:
+        if self._fade is None:
+            return
+        start_palette, target, began, length = self._fade
+        amount = min(1.0, max(0.0, (now - began) / length))
+        self.compositor.set_palette(start_palette.mix(target, amount))
+        if amount >= 1.0:
+            self._fade = None
 
     def set_render_size(self, size: tuple[int, int]) -> None:
         """Composite at another output size; the simulation (and its look) stays the same."""
@@ -140,6 +161,7 @@ class Mural:
             engine.apply(events[self._next])
             self._next += 1
         engine.step()
+        self._apply_fade(engine.t)
         began = time.perf_counter()
         self.guard.update(engine, self.compositor.palette, engine.dt, self.config.size)
         if engine.times is not None:
@@ -157,7 +179,7 @@ class Mural:
 
     def reset(self) -> None:
         """Back to time 0 with a fresh engine (events are kept)."""
-        self.engine = Engine(self.config)
+        self.engine = Engine(self.config, personal=self.personal)
         self.guard = SafetyGuard(self.engine, self.safety)
         self._next = 0
         self.time = 0.0
@@ -165,6 +187,7 @@ class Mural:
     def render(self) -> np.ndarray:
         """The frame at the current time (HxWx3 uint8, a buffer reused by the next render)."""
         alpha = self.time * self.config.sim_hz - self.engine.step_index
+        self._apply_fade(self.time)
         self.compositor.gains = self.guard.gain
         return self.compositor.render(
             self.engine, alpha=min(max(alpha, 0.0), 1.0), exposure=self.guard.exposure

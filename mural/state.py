@@ -29,7 +29,7 @@ ENGINE_ARRAYS = (
 PARTICIPANT_ARRAYS = (
     "pos", "target", "home", "colour", "target_colour", "intensity", "valence", "arousal",
     "last_seen", "own_level", "own_level_t", "presence", "health", "heart_rate", "emit_acc",
-    "tokens", "pending_burst", "phase", "light", "emitted",
+    "tokens", "pending_burst", "phase", "light", "emitted", "pattern",
 )
 ENGINE_SCALARS = (
     "step_index", "_cursor", "network_level", "network_level_t", "network_smoothed", "ceiling",

@@ -72,6 +72,23 @@ def stable_unit_pair(seed: int, name: str) -> tuple[float, float]:
     return a, b
 
 
+PATTERNS = ("bloom", "ring", "pulse")
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A participant's own light: a colour their emotions lean toward, and an emission pattern.
+
+    The emotion still shows through: lightness (valence) and saturation (arousal) are kept and
+    only `weight` of the hue moves toward the personal colour.
+    """
+
+    colour: tuple[float, float, float] | None = None  # linear RGB, brightest channel 1
+    pattern: str = "bloom"  # bloom: a soft cloud; ring: a halo; pulse: a slow strong breath
+    name: str | None = None
+    weight: float = 0.4
+
+
 @dataclass
 class Participants:
     """Per-participant emitter state, struct-of-arrays, grown by doubling."""
@@ -96,7 +113,7 @@ class Participants:
             "own_level_t": (0, -1e9), "presence": (0, 0.0), "health": (0, 1.0),
             "heart_rate": (0, 0.0), "emit_acc": (0, 0.0), "tokens": (0, 0.0),
             "pending_burst": (0, 0.0), "phase": (0, 0.0), "light": (0, 0.0),
-            "emitted": (0, 0.0),
+            "emitted": (0, 0.0), "pattern": (0, 0.0),
         }
         for name, (width, fill) in specs.items():
             shape = (cap, width) if width else (cap,)
@@ -129,8 +146,9 @@ class Engine:
     [0, 1] (y down, like the image).
     """
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, personal: dict[str, Personal] | None = None) -> None:
         self.config = config
+        self.personal = dict(personal or {})
         self.dt = config.dt
         width, height = config.size
         self.aspect = width / height
@@ -194,6 +212,8 @@ class Engine:
             home = (self.aspect * (0.1 + 0.8 * u), 0.15 + 0.7 * v)
             phase = stable_unit_pair(self.config.seed + 1, pid)[0] * 2 * math.pi
             i = self.participants.add(pid, home, phase, self.config.burst_bucket)
+            mine = self.personal.get(pid)
+            self.participants.pattern[i] = PATTERNS.index(mine.pattern) if mine else 0
         return i
 
     def apply(self, event: Event) -> None:
@@ -202,7 +222,12 @@ class Engine:
         if isinstance(event, EmotionEvent):
             p = self.participants
             i = self._participant(event.participant)
-            p.target_colour[i] = emotion_colour(event.valence, event.arousal, event.emotion)
+            colour = emotion_colour(event.valence, event.arousal, event.emotion)
+            mine = self.personal.get(event.participant)
+            if mine is not None and mine.colour is not None:
+                own = np.asarray(mine.colour, np.float32) * float(colour.max())
+                colour = colour + (own - colour) * mine.weight
+            p.target_colour[i] = colour
             if p.last_seen[i] < -1e8:
                 p.colour[i] = p.target_colour[i]
             p.intensity[i] = event.intensity
@@ -302,7 +327,8 @@ class Engine:
         beat = np.where(
             p.heart_rate[s] > 0, 0.12 * np.sin(2 * math.pi * p.heart_rate[s] / 60.0 * t), 0.0
         )
-        breath = 0.06 * np.sin(2 * math.pi * t / 9.0 + p.phase[s])
+        depth = np.where(p.pattern[s] == PATTERNS.index("pulse"), 0.3, 0.06)
+        breath = depth * np.sin(2 * math.pi * t / 9.0 + p.phase[s])
         alive = p.health[s] * p.presence[s]
         p.light[s] = alive * (1.0 + beat + breath)
         activity = min(1.0, float(alive.sum()))
@@ -334,6 +360,12 @@ class Engine:
         valence = p.valence[who]
         spread = 0.012 + 0.03 * arousal
         start = p.pos[who] + noise * spread[:, None]
+        ring = p.pattern[who] == PATTERNS.index("ring")
+        if ring.any():  # a halo: spawn on a circle around the emitter, drifting outward
+            around = uni[ring, 3] * 2 * math.pi
+            radius = 0.05 + 0.03 * arousal[ring]
+            start[ring, 0] = p.pos[who[ring], 0] + np.cos(around) * radius
+            start[ring, 1] = p.pos[who[ring], 1] + np.sin(around) * radius
         start[:, 0] = np.clip(start[:, 0], 0.0, self.aspect)
         start[:, 1] = np.clip(start[:, 1], 0.0, 1.0)
         speed = (0.035 + 0.22 * arousal) * (0.8 + 0.4 * uni[:, 0])

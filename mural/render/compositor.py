@@ -47,8 +47,12 @@ class Compositor:
         self.gains: np.ndarray | None = None  # flash-limiter gain grid, set by the caller
 
     def set_palette(self, palette: Palette | str) -> None:
-        self.palette = load_palette(palette) if not isinstance(palette, Palette) else palette
-        self._background = self._make_background()
+        new = load_palette(palette) if not isinstance(palette, Palette) else palette
+        if new == self.palette:
+            return
+        self.palette = new
+        if self._shape is not None:
+            self._background = self._make_background()
 
     def _allocate(self, field_hw: tuple[int, int]) -> None:
         fh, fw = field_hw

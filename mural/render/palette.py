@@ -63,6 +63,26 @@ class Palette:
             np.float32
         )
 
+    def mix(self, other: Palette, amount: float) -> Palette:
+        """A palette `amount` of the way to `other` (a crossfade step): colours blend in linear
+        light, numbers linearly."""
+        if amount <= 0.0:
+            return self
+        if amount >= 1.0:
+            return other
+        values = {}
+        for f in fields(Palette):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name in ("name", "description"):
+                values[f.name] = b if amount >= 0.5 else a
+            elif f.type == "float":
+                values[f.name] = a + (b - a) * amount
+            else:
+                lin = self.colour(f.name) + (other.colour(f.name) - self.colour(f.name)) * amount
+                srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+                values[f.name] = "#" + "".join(f"{round(float(c) * 255):02x}" for c in srgb)
+        return Palette(**values)
+
     def grade_vector(self) -> np.ndarray:
         """tint (3, linear), saturation, lift (3): the row the tone-map kernel reads."""
         tint = self.colour("tint")

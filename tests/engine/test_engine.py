@@ -150,3 +150,19 @@ def test_a_chatty_participant_cannot_take_over_the_wall():
 def test_markers_are_kept():
     engine = run([MarkerEvent(t=1.0, name="blackout")], 2.0)
     assert [m.name for m in engine.markers] == ["blackout"]
+
+
+def test_personal_colour_leans_the_hue_but_the_emotion_shows_through():
+    from mural.engine.colour import wavelength_to_linear_rgb
+    from mural.engine.engine import Personal
+
+    red = tuple(float(c) for c in wavelength_to_linear_rgb(620))
+    events = [emotion(0.0, "elara", "calm"), emotion(0.0, "other", "calm")]
+    engine = Engine(SMALL, personal={"elara": Personal(colour=red, pattern="ring")})
+    for e in events:
+        engine.apply(e)
+    p = engine.participants
+    mine, plain = p.target_colour[p.index["elara"]], p.target_colour[p.index["other"]]
+    assert mine[0] > plain[0] + 0.2  # leaning toward her red
+    assert mine[2] > 0.3 * plain[2]  # but calm's blue still shows
+    assert p.pattern[p.index["elara"]] == 1

@@ -142,3 +142,18 @@ def test_the_compositor_reuses_its_buffers():
     out = np.zeros_like(first)
     Compositor(SIZE).render(mural.engine, out=out)
     assert out.any()
+
+
+def test_a_palette_crossfade_is_gradual_and_the_same_in_stills_and_videos():
+    events = crowd(["joy", "love"], end=12.0)
+    mural = Mural(events, size=SIZE, seed=3, palette="abyss")
+    mural.advance_to(6.0)
+    mural.set_palette("ember", fade=4.0)
+    series = [mural.frame_at(6.0 + k * 0.5).copy() for k in range(10)]
+    warm = [linear(f)[..., 0].mean() / linear(f)[..., 2].mean() for f in series]
+    assert warm[2] > warm[0] and warm[6] > warm[2] and warm[8] == pytest.approx(warm[9], rel=0.1)
+    # the crossfade is a function of time: a second run lands on the same frame
+    again = Mural(events, size=SIZE, seed=3, palette="abyss")
+    again.advance_to(6.0)
+    again.set_palette("ember", fade=4.0)
+    assert np.array_equal(again.frame_at(8.0), series[4])
