@@ -49,15 +49,37 @@ def monotonic_clock() -> Clock:
     return lambda: time.monotonic() - start
 
 
-def open_source(uri: str, *, strict: bool = False, clock: Clock | None = None) -> EventSource:
-    """Open any SOURCE string as an EventSource."""
+def open_source(
+    uri: str, *, strict: bool = False, clock: Clock | None = None, resilient: bool = False
+) -> EventSource:
+    """Open any SOURCE string as an EventSource.
+
+    With `resilient`, a network listener (osc://, ws://) that fails later is reopened with
+    backoff instead of ending the show; failing to open at all is still an error here.
+    """
     scheme = scheme_of(uri)
     target = SCHEMES.get(scheme)
     if target is None:
         raise SourceError(f"unknown source {uri!r}")
     module_name, factory_name = target.split(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
-    return factory(uri, strict=strict, clock=clock or monotonic_clock())
+    clock = clock or monotonic_clock()
+    source = factory(uri, strict=strict, clock=clock)
+    if resilient and scheme in ("osc", "ws"):
+        from mural.sources.resilient import ResilientSource
+
+        # reopen on the port actually bound (an ephemeral :0 must come back where it was)
+        port = getattr(source, "port", None)
+        again = uri if port is None else _with_port(uri, port)
+        source = ResilientSource(lambda: factory(again, strict=strict, clock=clock),
+                                 name=source.name, clock=clock, first=source)
+    return source
+
+
+def _with_port(uri: str, port: int) -> str:
+    head, _, rest = uri.partition("://")
+    host = rest.rsplit(":", 1)[0]
+    return f"{head}://{host}:{port}"
 
 
 __all__ = [

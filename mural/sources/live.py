@@ -183,6 +183,7 @@ class LiveSource:
         self.warn = RateLimitedWarning(logger, name)
         self._strict_error: str | None = None
         self._closed = False
+        self.failure: str | None = None  # set by a receiver that stopped on its own
 
     # -- the consumer side -------------------------------------------------------------------
 
@@ -202,6 +203,11 @@ class LiveSource:
 
     def close(self) -> None:
         self._closed = True
+
+    @property
+    def failed(self) -> bool:
+        """True when the receiver stopped without being closed (the source must be reopened)."""
+        return self.failure is not None and not self._closed
 
     # -- the receiver side -------------------------------------------------------------------
 

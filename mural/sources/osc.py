@@ -177,6 +177,7 @@ class OscSource(LiveSource):
         overflow = _enable_overflow_count(sock)
         ancillary = socket.CMSG_SPACE(4) if overflow else 0
         kernel_drops = 0
+        errors = 0
         while not self._stop.is_set():
             try:
                 if overflow:
@@ -193,8 +194,13 @@ class OscSource(LiveSource):
             except OSError as exc:
                 if self._stop.is_set():
                     break
+                errors += 1
                 self.warn(f"receive failed: {exc}")
+                if errors >= MAX_CONSECUTIVE_ERRORS:  # the socket is gone: let it be reopened
+                    self.failure = f"receive failed {errors} times in a row: {exc}"
+                    break
                 continue
+            errors = 0
             if self._stop.is_set():
                 break
             try:
@@ -238,6 +244,9 @@ class OscSource(LiveSource):
         self.heart_rates.move_to_end(participant)
         while len(self.heart_rates) > MAX_HEART_RATES:
             self.heart_rates.popitem(last=False)
+
+
+MAX_CONSECUTIVE_ERRORS = 50
 
 
 def _enable_overflow_count(sock: socket.socket) -> bool:

@@ -88,6 +88,8 @@ class WebSocketSource(LiveSource):
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._serve())
+        except Exception as exc:  # the server died: report it so the source can be reopened
+            self.failure = f"server stopped: {type(exc).__name__}: {exc}"
         finally:
             self._ready.set()
             self._loop.close()

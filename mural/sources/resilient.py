@@ -1,0 +1,94 @@
+"""A live source that never ends the show: reopened with backoff when it fails."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from mural.events import Event
+from mural.sources.base import EventSource, SourceStats
+
+log = logging.getLogger("mural.sources")
+
+
+class ResilientSource:
+    """Wraps a live source; when it fails (its receiver died, its poll raised), it is closed and
+    reopened after 1, 2, 4 … up to `max_backoff` seconds of the session clock. Meanwhile it
+    yields nothing, which the mural shows as that source's silence: shadows.
+    """
+
+    live = True
+
+    def __init__(
+        self,
+        opener: Callable[[], EventSource],
+        *,
+        name: str,
+        clock: Callable[[], float],
+        first: EventSource | None = None,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.name = name
+        self._opener = opener
+        self._clock = clock
+        self.max_backoff = max_backoff
+        self.inner: EventSource | None = first if first is not None else opener()
+        self._past = SourceStats()
+        self.backoff = 1.0
+        self.retry_at: float | None = None
+        self.restarts = 0
+        self.last_error: str | None = None
+
+    @property
+    def stats(self) -> SourceStats:
+        current = self.inner.stats if self.inner is not None else SourceStats()
+        return self._past.merge(current)
+
+    @property
+    def healthy(self) -> bool:
+        return self.inner is not None
+
+    def _fail(self, reason: str) -> None:
+        self.last_error = reason
+        log.warning("%s failed (%s); retrying in %.0f s", self.name, reason, self.backoff)
+        if self.inner is not None:
+            self._past = self._past.merge(self.inner.stats)
+            try:
+                self.inner.close()
+            except Exception:  # a broken source may not close cleanly; it is dropped anyway
+                log.debug("closing %s failed", self.name, exc_info=True)
+        self.inner = None
+        self.retry_at = self._clock() + self.backoff
+        self.backoff = min(self.max_backoff, self.backoff * 2)
+
+    def poll(self, now: float) -> list[Event]:
+        if self.inner is None:
+            if self.retry_at is not None and self._clock() < self.retry_at:
+                return []
+            try:
+                self.inner = self._opener()
+            except Exception as exc:
+                self._fail(str(exc))
+                return []
+            self.restarts += 1
+            self.backoff = 1.0
+            log.warning("%s is back", self.name)
+        if getattr(self.inner, "failed", False):
+            self._fail(getattr(self.inner, "failure", None) or "receiver stopped")
+            return []
+        try:
+            return self.inner.poll(now)
+        except Exception as exc:
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return []
+
+    @property
+    def finished(self) -> bool:
+        return False  # a live input may always come back
+
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
+            self._past = self._past.merge(self.inner.stats)
+            self.inner = None
+        self.retry_at = None
