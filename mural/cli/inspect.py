@@ -69,6 +69,11 @@ def _table(info: dict[str, Any]) -> str:
         shares = "  ".join(f"{label} {100 * n / b['events']:.0f}%"
                            for label, n in list(b["counts"].items())[:5]) or "-"
         lines.append(f"  {b['start']:7.1f}-{b['end']:<7.1f} n={b['events']:<5} {shares}")
+    shares = info.get("light_share")
+    if shares:
+        lines.append("share of the light (fairness):")
+        for who, share in list(shares.items())[:MAX_LISTED]:
+            lines.append(f"  {who:<16} {100 * share:5.1f}%  {'#' * round(40 * share)}")
     return "\n".join(lines)
 
 
@@ -78,12 +83,22 @@ def _table(info: dict[str, Any]) -> str:
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping.")
 @click.option("--bins", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Time bins for the emotion mix.")
-def command(file: str, as_json: bool, strict: bool, bins: int) -> None:
+@click.option("--light-share", is_flag=True,
+              help="Also simulate the stream and report each participant's share of the light.")
+def command(file: str, as_json: bool, strict: bool, bins: int, light_share: bool) -> None:
     """Summarise the recording FILE (.jsonl/.csv, or sim:NAME).
 
     Bad lines are skipped with one warning each on stderr; --strict stops at the first.
+    --light-share runs the simulation (no rendering) to measure fairness: each participant's
+    share of all the light emitted.
     """
-    info = summarise(_load(file, strict), bins=bins)
+    stream = _load(file, strict)
+    info = summarise(stream, bins=bins)
+    if light_share:
+        from mural.fairness import light_shares
+
+        shares = light_shares(stream.events)
+        info["light_share"] = dict(sorted(shares.items(), key=lambda kv: -kv[1]))
     if as_json:
         click.echo(json.dumps(info))
     else:

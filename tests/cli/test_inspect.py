@@ -114,3 +114,25 @@ def test_inspect_a_simulation():
     info = json.loads(result.stdout.splitlines()[-1])
     assert info["source"] == "sim:festival" and info["header"]["participants"] == 3
     assert run("inspect", "sim:nope").exit_code == 1
+
+
+def test_light_share_shows_fairness_between_a_flood_and_a_quiet_participant(tmp_path):
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from mural.cli import main
+
+    path = tmp_path / "fair.jsonl"
+    lines = [{"t": k * 1.0, "participant": "quiet", "emotion": "calm", "intensity": 0.8}
+             for k in range(20)]
+    lines += [{"t": k * 0.01, "participant": "chatty", "emotion": "joy", "intensity": 0.8}
+              for k in range(2000)]
+    lines.sort(key=lambda e: e["t"])
+    path.write_text("\n".join(_json.dumps(e) for e in lines) + "\n")
+    result = CliRunner().invoke(main, ["inspect", str(path), "--light-share", "--json"])
+    assert result.exit_code == 0, result.output
+    shares = _json.loads(result.output.strip().splitlines()[-1])["light_share"]
+    assert shares["quiet"] > 0.2 and shares["chatty"] < 0.8
+    text = CliRunner().invoke(main, ["inspect", str(path), "--light-share"]).output
+    assert "share of the light" in text and "quiet" in text
