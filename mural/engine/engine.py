@@ -184,6 +184,7 @@ class Engine:
         self._sources = np.zeros((gy, gx), np.float32)
         self.live_coarse = np.zeros((gy, gx, 3), np.float32)
         self.coarse_taps = (kernels.axis_taps(fw, gx), kernels.axis_taps(fh, gy))
+        self._threads = kernels.threads_for(fh * fw)
 
         self.participants = Participants()
         self.network_level = 1.0  # last network-wide signal
@@ -256,6 +257,10 @@ class Engine:
     # -- the step ---------------------------------------------------------------------------
     def step(self) -> None:
         """Advance one fixed time step."""
+        with kernels.thread_budget(self._threads):
+            self._step()
+
+    def _step(self) -> None:
         cfg, dt = self.config, self.dt
         t = self.t
         clock = time.perf_counter
@@ -384,30 +389,22 @@ class Engine:
         self.pidx[slots] = who
 
     def _splat_emitters(self) -> None:
+        """Each emitter's soft core of light, pulsing with its heart and breath."""
         p = self.participants
-        scale = self.field_h
-        for i in range(len(p)):
-            light = p.light[i] * (0.4 + 0.6 * p.intensity[i])
-            if light <= 0.01:
-                continue
-            x, y = p.pos[i] * scale
-            radius = scale * (0.012 + 0.01 * p.arousal[i])
-            r, g, b = p.colour[i] * light * 0.03
-            kernels.splat_glow(self.live, x, y, radius, r, g, b)
+        n = len(p)
+        kernels.splat_emitters(
+            self.live, p.pos[:n], p.colour[:n], p.light[:n], p.intensity[:n], p.arousal[:n],
+            float(self.field_h),
+        )
 
     def _update_sources(self) -> None:
-        self._sources.fill(0.0)
+        """Where the wall is being kept alive: a soft disc around every healthy emitter."""
         p = self.participants
-        gy, gx = self._sources.shape
-        cells = self.field_h / COARSE_CELL
-        yy, xx = np.mgrid[0:gy, 0:gx]
-        for i in range(len(p)):
-            strength = p.health[i] * p.presence[i]
-            if strength <= 0.02:
-                continue
-            cx, cy = p.pos[i] * cells
-            d2 = (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy) ** 2
-            np.maximum(self._sources, strength * np.exp(-d2 / (2 * 3.0**2)), out=self._sources)
+        n = len(p)
+        kernels.emitter_sources(
+            self._sources, p.pos[:n], p.health[:n] * p.presence[:n],
+            self.field_h / COARSE_CELL, 3.0,
+        )
 
     # -- summaries --------------------------------------------------------------------------
     @property

@@ -7,10 +7,34 @@ whatever the thread count.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 LUMA_R, LUMA_G, LUMA_B = 0.2126, 0.7152, 0.0722
+SERIAL_BELOW = 120_000  # pixels: below this, waking a second thread costs more than it saves
+
+
+def threads_for(pixels: int) -> int:
+    """How many threads the parallel kernels should use for an image of `pixels`."""
+    return 1 if pixels < SERIAL_BELOW else numba.config.NUMBA_NUM_THREADS
+
+
+class thread_budget:  # noqa: N801 - used as a context manager, reads like a statement
+    """Run the enclosed kernels on `n` threads (numba's setting is per calling thread)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> None:
+        self.saved = numba.get_num_threads()
+        self.n = min(self.n, self.saved)  # never more than the caller allowed
+        if self.n != self.saved:
+            numba.set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.n != self.saved:
+            numba.set_num_threads(self.saved)
 
 
 @njit(cache=True)
@@ -154,6 +178,40 @@ def splat_glow(buf, cx, cy, radius, r, g, b):
 
 
 @njit(cache=True)
+def splat_emitters(buf, pos, colour, light, intensity, arousal, scale):
+    """Every emitter's core glow (serial, participant order)."""
+    for i in range(pos.shape[0]):
+        k = light[i] * (0.4 + 0.6 * intensity[i])
+        if k <= 0.01:
+            continue
+        radius = scale * (0.012 + 0.01 * arousal[i])
+        splat_glow(buf, pos[i, 0] * scale, pos[i, 1] * scale, radius,
+                   colour[i, 0] * k * 0.03, colour[i, 1] * k * 0.03, colour[i, 2] * k * 0.03)
+
+
+@njit(cache=True)
+def emitter_sources(out, pos, strength, cells, sigma):
+    """out[cell] = max over emitters of strength·gaussian(distance in cells / sigma)."""
+    gy, gx = out.shape
+    out[:, :] = 0.0
+    reach = int(3.5 * sigma) + 1
+    inv = 1.0 / (2.0 * sigma * sigma)
+    for i in range(pos.shape[0]):
+        s = strength[i]
+        if s <= 0.02:
+            continue
+        cx = pos[i, 0] * cells
+        cy = pos[i, 1] * cells
+        for j in range(max(0, int(cy) - reach), min(gy, int(cy) + reach + 1)):
+            dy = j + 0.5 - cy
+            for k in range(max(0, int(cx) - reach), min(gx, int(cx) + reach + 1)):
+                dx = k + 0.5 - cx
+                v = s * np.exp(-(dx * dx + dy * dy) * inv)
+                if v > out[j, k]:
+                    out[j, k] = v
+
+
+@njit(cache=True)
 def _coarse_at(grid, x, y, inv_cell):
     """Bilinear sample of a coarse scalar grid at field pixel centre (x, y)."""
     gy, gx = grid.shape[0], grid.shape[1]
@@ -263,12 +321,12 @@ def update_light_and_memory(
             live[y, x, 2] = l2 * live_decay
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def block_mean(src, out, cell):
     """Average (H, W, 3) into (gy, gx, 3) cells of cell×cell pixels (edges partial)."""
     gy, gx = out.shape[0], out.shape[1]
     h, w = src.shape[0], src.shape[1]
-    for j in prange(gy):
+    for j in range(gy):
         y0 = j * cell
         y1 = min(h, y0 + cell)
         for i in range(gx):

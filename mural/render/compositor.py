@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mural.engine.engine import COARSE_CELL, Engine
-from mural.engine.kernels import axis_taps
+from mural.engine.kernels import axis_taps, thread_budget, threads_for
 from mural.render import kernels
 from mural.render.palette import Palette, load_palette, srgb_to_linear
 
@@ -113,7 +113,19 @@ class Compositor:
             self.times.add(stage, now - since)
         return now
 
-    def render(
+    def render(self, engine: Engine, alpha: float = 0.0, *, exposure: float = 1.0,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """The frame for the engine's current state (`alpha` in [0, 1): time since the last step).
+
+        `exposure` scales the palette's exposure (the safety ceiling lowers it in a surge).
+        Returns an HxWx3 uint8 array owned by the compositor unless `out` is given.
+        """
+        width, height = self.size
+        pixels = max(engine.field_h * engine.field_w, width * height // 4)
+        with thread_budget(threads_for(pixels)):
+            return self._render(engine, alpha, exposure=exposure, out=out)
+
+    def _render(
         self,
         engine: Engine,
         alpha: float = 0.0,
