@@ -36,3 +36,17 @@ def test_run_bench_times_every_frame():
     result = run_bench((96, 54), 200, 4, warmup=1)
     assert result.frames == 4 and result.seconds > 0
     assert abs(sum(result.stages_ms.values()) - 1000 * result.seconds / 4) < 1.0
+
+
+def test_soak_reports_memory_and_frame_time_over_simulated_time():
+    result = CliRunner().invoke(main, ["bench", "--soak", "--hours", "0.03", "--size", "96x54",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    points = data["points"]
+    assert len(points) == 12
+    assert points[-1]["sim_hours"] >= 0.029
+    assert all(p["rss_mb"] > 0 and p["frame_ms"] > 0 for p in points)
+    # bounded: applied events are forgotten, so what is held stays under one festival cycle
+    assert data["max_events_held"] < 2500
+    assert data["rss_mb_second_half"] < data["rss_mb_first_half"] + 50
