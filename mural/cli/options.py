@@ -119,3 +119,24 @@ def palette_option(func):
 def strict_option(func):
     return click.option("--strict", is_flag=True,
                         help="Stop at the first bad input line instead of skipping it.")(func)
+
+
+UNSAFE_FLAG = "--unsafe-disable-flash-limiter"
+
+
+def unsafe_option(func):
+    """The only way to switch the photosensitive-safety limiter off, and it says so."""
+    return click.option(
+        UNSAFE_FLAG, "unsafe", is_flag=True,
+        help="DANGER: switch off the flash limiter and brightness ceiling (never in public).",
+    )(func)
+
+
+def safety_from_flag(unsafe: bool):
+    """SafetyConfig for a command; warns loudly when the limiter is off."""
+    from mural.safety.guard import SafetyConfig
+
+    if unsafe:
+        click.secho("WARNING: the photosensitive-safety flash limiter is OFF "
+                    f"({UNSAFE_FLAG}). Do not show this output in public.", fg="red", err=True)
+    return SafetyConfig(enabled=not unsafe)

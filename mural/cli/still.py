@@ -11,13 +11,16 @@ from mural.cli.options import (
     TIME,
     friendly,
     palette_option,
+    safety_from_flag,
     seed_option,
     size_option,
     strict_option,
+    unsafe_option,
     warn_problem,
 )
 from mural.render.palette import load_palette
 from mural.runtime import Mural
+from mural.safety.guard import SafetyConfig
 from mural.sinks.png import save_png
 from mural.sources.offline import load_offline
 
@@ -31,11 +34,12 @@ def render_still(
     seed: int = 0,
     palette: str = "abyss",
     strict: bool = False,
+    safety: SafetyConfig | None = None,
 ) -> Path:
     """Render SOURCE at `at` seconds into a PNG carrying its provenance."""
     pal = load_palette(palette)
     stream = load_offline(source, strict=strict, on_problem=warn_problem)
-    mural = Mural(stream.events, size=size, seed=seed, palette=pal)
+    mural = Mural(stream.events, size=size, seed=seed, palette=pal, safety=safety)
     frame = mural.frame_at(at)
     return save_png(
         output,
@@ -47,6 +51,7 @@ def render_still(
             "mural:seed": seed,
             "mural:palette": pal.name,
             "mural:size": f"{size[0]}x{size[1]}",
+            "mural:flash-limiter": "on" if mural.guard.config.enabled else "OFF",
         },
     )
 
@@ -60,12 +65,14 @@ def render_still(
 @seed_option
 @palette_option
 @strict_option
+@unsafe_option
 @friendly
-def command(source, at, output, size, seed, palette, strict) -> None:
+def command(source, at, output, size, seed, palette, strict, unsafe) -> None:
     """Render the mural at one moment of SOURCE as a PNG.
 
     The simulation fast-forwards to the moment without compositing the frames on the way,
     so a still an hour into a recording takes a small fraction of an hour.
     """
-    path = render_still(source, at, output, size=size, seed=seed, palette=palette, strict=strict)
+    path = render_still(source, at, output, size=size, seed=seed, palette=palette, strict=strict,
+                        safety=safety_from_flag(unsafe))
     click.echo(f"wrote {path} ({size[0]}x{size[1]}, t={at:g}s, seed {seed}, palette {palette})")

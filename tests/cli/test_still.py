@@ -89,3 +89,15 @@ def test_still_errors_are_one_clean_line(tmp_path, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_switching_the_flash_limiter_off_is_loud_and_recorded(stream, tmp_path):
+    out = tmp_path / "unsafe.png"
+    result = invoke("still", stream, "--at", "3", "-o", out, "--size", "96x54",
+                    "--unsafe-disable-flash-limiter")
+    assert result.exit_code == 0
+    assert "flash limiter is OFF" in result.output
+    assert read_png_metadata(out)["mural:flash-limiter"] == "OFF"
+    safe = tmp_path / "safe.png"
+    invoke("still", stream, "--at", "3", "-o", safe, "--size", "96x54")
+    assert read_png_metadata(safe)["mural:flash-limiter"] == "on"
