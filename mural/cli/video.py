@@ -1,0 +1,75 @@
+"""`mural video`: export a recording or scenario as MP4, WebM, GIF or a folder of PNG frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mural.cli.options import (
+    TIME,
+    friendly,
+    palette_option,
+    safety_from_flag,
+    seed_option,
+    size_option,
+    strict_option,
+    unsafe_option,
+    warn_problem,
+)
+from mural.export import DEFAULT_FPS, ExportError, ExportInterrupted, export_video
+
+EXIT_INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
+
+
+@click.command("video")
+@click.argument("source")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="out.mp4, out.webm, out.gif, or a folder (frames/) for numbered PNG frames.")
+@click.option("--fps", type=click.FloatRange(min=1, max=240), default=DEFAULT_FPS,
+              show_default=True, help="Frames per second of video.")
+@size_option("1280x720")
+@click.option("--start", type=TIME, default=0.0, show_default=True,
+              help="First moment to show: seconds or m:ss.")
+@click.option("--end", type=TIME, default=None,
+              help="Where to stop: seconds or m:ss (default: the stream's last event).")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Time-lapse: seconds of SOURCE per second of video.")
+@seed_option
+@palette_option
+@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True,
+              help="Quality: 0 lossless .. 51 worst (H.264 scale; WebM maps it to VP9's).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@strict_option
+@click.option("--check-flashes", is_flag=True,
+              help="Run the WCAG 2.3.1 flash check on the export; exit 1 if it fails.")
+@unsafe_option
+@click.pass_context
+@friendly
+def command(ctx, source, output, fps, size, start, end, speed, seed, palette, crf, force, quiet,
+            strict, check_flashes, unsafe) -> None:
+    """Render SOURCE (a recording or sim:NAME) frame by frame into a video.
+
+    Frame k shows the mural at START + k/FPS exactly, however fast the machine is, so the same
+    arguments always give the same frames. Ctrl-C keeps a playable file of what was rendered.
+    """
+    try:
+        result = export_video(
+            source, output, fps=fps, size=size, start=start, end=end, seed=seed,
+            palette=palette, speed=speed, crf=crf, force=force, quiet=quiet, strict=strict,
+            safety=safety_from_flag(unsafe), on_problem=warn_problem,
+        )
+    except ExportInterrupted as stop:
+        click.echo(f"interrupted: {stop.result.summary()}", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.summary())
+    if check_flashes:
+        from mural.safety.analyzer import analyse_video
+
+        report = analyse_video(result.path, fps=fps if result.kind == "frames" else None)
+        click.echo(report.format())
+        if not report.passed:
+            ctx.exit(1)
