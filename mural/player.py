@@ -57,6 +57,7 @@ KEY_EMOTIONS: dict[str, str] = {
 SEEK_STEP = 10.0  # seconds per ←/→
 MIN_SPEED, MAX_SPEED = 1 / 16, 1024.0
 MAX_CATCHUP = 0.25  # seconds of simulation per frame at most; beyond it the mural skips
+AUTOSAVE_EVERY = 30.0  # seconds of wall time between state saves
 SCALES = (1.0, 0.75, 0.5, 0.375)  # internal render size steps (of the window-fitted size)
 SCALE_DOWN_AT = 0.8  # step down when the average render takes this share of a frame ...
 SCALE_UP_AT = 0.55  # ... and back up when the next size up is predicted below this share
@@ -203,6 +204,9 @@ class Player:
         max_catchup: float = MAX_CATCHUP,
         trim_every: float = TRIM_EVERY,
         stills_dir: str | Path = ".",
+        autosave: str | Path | None = None,
+        autosave_every: float = AUTOSAVE_EVERY,
+        resume: str | Path | None = None,
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -231,9 +235,15 @@ class Player:
 
         self.size = tuple(size or sink.size)
         self.scale_level = 0
-        self.mural = self._new_mural()
+        self.autosave = Path(autosave) if autosave else None
+        self.autosave_every = autosave_every
+        self._last_save = 0.0
         self.position = 0.0  # the playhead, in recording time
         self.skipped = 0.0  # simulation skipped so far: mural time = position - skipped
+        if resume is not None:
+            self._resume(Path(resume))
+        else:
+            self.mural = self._new_mural()
         self.paused = False
         self.frames = 0
         self.manual_events = 0
@@ -261,7 +271,9 @@ class Player:
         try:
             for item in sources:
                 if isinstance(item, str):
-                    opened.append(open_source(item, strict=strict, clock=self.session_time))
+                    # a live input that fails mid-show is retried with backoff, never fatal
+                    opened.append(open_source(item, strict=strict, clock=self.session_time,
+                                              resilient=True))
                 else:
                     opened.append(item)
         except BaseException:
@@ -269,6 +281,30 @@ class Player:
                 source.close()
             raise
         return opened
+
+    def _resume(self, path: Path) -> None:
+        """Continue a saved show: the wall as it was, the recordings from where they were."""
+        try:
+            self.mural = Mural.from_state(path, palette=self.palette, safety=self.safety)
+        except BaseException:
+            self.close()
+            raise
+        self.size = self.mural.size
+        self.mural.set_render_size(self.render_size)
+        extra = self.mural.resume_extra
+        self.position = float(extra.get("position", self.mural.time))
+        self.skipped = float(extra.get("skipped", 0.0))
+        self.speed = min(MAX_SPEED, max(MIN_SPEED, float(extra.get("speed", self.speed))))
+        if self.replay is not None:  # hand out again what the new mural has not applied yet
+            self.replay.seek(self.mural.engine.t + self.skipped)
+
+    def save_state(self) -> Path | None:
+        """Write the show's state atomically (autosave and exit); None when not autosaving."""
+        if self.autosave is None:
+            return None
+        extra = {"position": self.position, "skipped": self.skipped, "speed": self.speed,
+                 "sources": [getattr(s, "name", "?") for s in self.sources]}
+        return self.mural.save_state(self.autosave, extra=extra)
 
     def _new_mural(self, events: Sequence[Event] = ()) -> Mural:
         mural = Mural(events, size=self.size, seed=self.seed, palette=self.palette,
@@ -428,6 +464,9 @@ class Player:
         self._render_ema = None
 
     def _housekeeping(self, now: float) -> None:
+        if self.autosave is not None and now - self._last_save >= self.autosave_every:
+            self._last_save = now
+            self.save_state()
         if now - self._last_trim >= self.trim_every:
             self._last_trim = now
             self.mural.forget_applied()  # hours of live or looped input must not pile up
@@ -632,7 +671,10 @@ class Player:
         return PlayStats(self.frames, self._last_now, total, self.manual_events, tuple(self.saved))
 
     def close(self) -> None:
-        """Close every source (listeners release their ports)."""
+        """Save the state (when autosaving), close every source (listeners release ports)."""
+        if self.autosave is not None and hasattr(self, "mural"):
+            self.save_state()
+            self.autosave = None  # closing twice saves once
         for source in self.sources:
             source.close()
 
@@ -668,6 +710,9 @@ def play_session(
     hud: bool = False,
     strict: bool = False,
     safety: SafetyConfig | None = None,
+    autosave: str | Path | None = None,
+    autosave_every: float = 30.0,
+    resume: str | Path | None = None,
 ) -> PlayStats:
     """Open a window (DisplayUnavailable if there is none), play, close; the `mural play` core."""
     from mural.sinks.display import Display
@@ -677,6 +722,7 @@ def play_session(
         with Player(
             sources, window, size=size, fps=fps, palette=palette, seed=seed, speed=speed,
             loop=loop, duration=duration, hud=hud, strict=strict, safety=safety,
+            autosave=autosave, autosave_every=autosave_every, resume=resume,
         ) as player:
             return player.run()
     finally:

@@ -551,3 +551,49 @@ def test_hotkey_table_is_markdown():
     table = hotkeys_markdown().splitlines()
     assert table[0] == "| Key | Action |"
     assert any(row.startswith("| Space |") for row in table)
+
+
+# -- never lose the mural --------------------------------------------------------------------
+
+
+def test_autosave_every_few_seconds_and_resume_with_the_wall_as_it_was(tmp_path):
+    state = tmp_path / "wall.npz"
+    player, _, clock = make_player(autosave=state, autosave_every=2.0)
+    play_for(player, clock, 30.0)
+    assert state.exists()
+    saved_at = player.mural.engine.t
+    # power cut: the player is never closed; a new one resumes from the last autosave
+    resumed, sink, clock2 = make_player(resume=state)
+    assert resumed.mural.engine.t == pytest.approx(saved_at, abs=2.1)
+    assert resumed.position == pytest.approx(resumed.mural.time, abs=1e-6)
+    frame_after_resume = resumed.mural.render().copy()
+    assert frame_after_resume.mean() > 3  # not a blank wall: the light is still there
+    start = resumed.mural.time
+    play_for(resumed, clock2, 2.0)
+    assert resumed.mural.time == pytest.approx(start + 2.0, abs=0.05)
+    assert len(resumed.mural.engine.participants) >= 10
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_show(tmp_path):
+    state = tmp_path / "s.npz"
+    straight, _, clock = make_player(autosave=state, autosave_every=1e9)
+    play_for(straight, clock, 8.0)
+    straight.save_state()
+    play_for(straight, clock, 2.0)
+    resumed, _, clock2 = make_player(resume=state)
+    play_for(resumed, clock2, 2.0)
+    assert resumed.mural.time == pytest.approx(straight.mural.time)
+    assert np.array_equal(resumed.mural.render(), straight.mural.render())
+
+
+def test_closing_saves_and_a_corrupt_state_is_a_clear_error(tmp_path):
+    from mural.state import StateError
+
+    state = tmp_path / "s.npz"
+    player, _, clock = make_player(autosave=state, autosave_every=1e9)
+    play_for(player, clock, 1.0)
+    player.close()
+    assert state.exists()
+    state.write_bytes(state.read_bytes()[:100])
+    with pytest.raises(StateError, match="corrupt"):
+        make_player(resume=state)

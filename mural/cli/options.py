@@ -78,8 +78,9 @@ def user_errors():
     from mural.events import EventError, StreamError
     from mural.render.palette import PaletteError
     from mural.sources import SourceError
+    from mural.state import StateError
 
-    return (StreamError, SourceError, PaletteError, EventError, FileExistsError)
+    return (StreamError, SourceError, PaletteError, EventError, FileExistsError, StateError)
 
 
 def friendly(func):

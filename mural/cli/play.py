@@ -53,11 +53,18 @@ Hotkeys:
 @click.option("--duration", type=TIME, default=None,
               help="Stop after this much wall time: seconds or m:ss.")
 @click.option("--hud", is_flag=True, help="Start with the HUD shown (H toggles it).")
+@click.option("--state", "state", type=click.Path(dir_okay=False), default="mural-state.npz",
+              show_default=True, help="Where the show's state is saved (atomically).")
+@click.option("--autosave-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds between state saves (also saved on exit).")
+@click.option("--no-autosave", is_flag=True, help="Do not save the state.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None,
+              help="Continue from a saved state (after a crash or power loss).")
 @strict_option
 @unsafe_option
 @friendly
 def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop, duration, hud,
-            strict, unsafe) -> None:
+            state, autosave_every, no_autosave, resume, strict, unsafe) -> None:
     from mural.player import play_session
     from mural.sinks.display import DisplayUnavailable
 
@@ -66,6 +73,8 @@ def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop,
             sources, fullscreen=fullscreen, display=display, size=size, fps=fps,
             palette=palette, seed=seed, speed=speed, loop=loop, duration=duration, hud=hud,
             strict=strict, safety=safety_from_flag(unsafe),
+            autosave=None if no_autosave else state, autosave_every=autosave_every,
+            resume=resume,
         )
     except DisplayUnavailable as exc:
         raise click.ClickException(f"cannot open a window: {exc}; {NO_DISPLAY_HINT}") from None
