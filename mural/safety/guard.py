@@ -10,22 +10,201 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from mural.engine.engine import COARSE_CELL, Engine
-from mural.engine.kernels import block_mean as coarse_block_mean
 from mural.render.compositor import head_strength
 from mural.render.kernels import head_light, head_radius
 from mural.render.palette import Palette
 from mural.safety.limiter import FlashLimiter
-from mural.safety.luminance import block_mean, red_measure_linear
+from mural.safety.luminance import RED_RATIO_FLOOR, RED_RATIO_SATURATED, block_edges
 
-MEMORY_EVERY = 4  # steps between fresh block means of the (slow) memory layer
+MEMORY_EVERY = 4  # steps over which the (slow) memory layer's block means are all refreshed
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+_SLOT_BLOCK = 512  # particle slots checked together when looking for live heads
+_F32 = np.float32
+_ZERO, _ONE = _F32(0.0), _F32(1.0)
+_LR, _LG, _LB = _F32(0.2126), _F32(0.7152), _F32(0.0722)  # relative luminance weights
+_RED_FLOOR = _F32(RED_RATIO_FLOOR)
+_RED_RAMP = _F32(1.0 / (RED_RATIO_SATURATED - RED_RATIO_FLOOR))
 
 
 def aces(x: np.ndarray) -> np.ndarray:
     """The compositor's filmic curve (same fit, numpy)."""
     return np.clip((x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
+
+
+# -- kernels (serial: every array here is small, and the guard runs on every step) ------------
+
+
+@njit(cache=True)
+def _memory_block_mean(src, out, cell, j0, j1):
+    """Rows j0..j1-1 of the (gy, gx, 3) cell means of an (H, W, 3) field, cell x cell pixels
+    per cell (edge cells partial). Sums whole pixel rows first (contiguous, vectorised), then
+    each cell's columns of that row sum."""
+    h, w = src.shape[0], src.shape[1]
+    gx = out.shape[1]
+    flat = src.reshape(h, w * 3)
+    acc = np.empty(w * 3, np.float32)
+    for j in range(j0, j1):
+        y0 = j * cell
+        y1 = min(h, y0 + cell)
+        acc[:] = 0.0
+        for y in range(y0, y1):
+            row = flat[y]
+            for k in range(w * 3):
+                acc[k] += row[k]
+        for i in range(gx):
+            x0 = i * cell
+            x1 = min(w, x0 + cell)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for x in range(x0, x1):
+                s0 += acc[3 * x]
+                s1 += acc[3 * x + 1]
+                s2 += acc[3 * x + 2]
+            n = max(1, (y1 - y0) * (x1 - x0))
+            out[j, i, 0] = s0 / n
+            out[j, i, 1] = s1 / n
+            out[j, i, 2] = s2 / n
+
+
+@njit(cache=True)
+def _count_drawn(age, life):
+    """How many slots head_light would not skip (it skips age >= life and age <= 0)."""
+    n = 0
+    for i in range(age.shape[0]):  # a loop from 0 over slices vectorises; keep it that way
+        a = age[i]
+        n += ~((a >= life[i]) | (a <= _ZERO))
+    return n
+
+
+@njit(cache=True)
+def _live_runs(age, life, block, runs):
+    """Up to two slot ranges [lo, hi) (rows of `runs`) holding every particle head_light draws.
+
+    The particles are a ring buffer, so the live ones sit in one circular span; blocks of
+    `block` slots without a live particle (age in (0, life)) are skipped. Returns how many
+    ranges there are (0, 1 or 2).
+    """
+    n = age.shape[0]
+    nb = (n + block - 1) // block
+    live = np.empty(nb, np.bool_)
+    any_live = False
+    for b in range(nb):
+        lo = b * block
+        hi = min(n, lo + block)
+        live[b] = _count_drawn(age[lo:hi], life[lo:hi]) > 0
+        any_live |= live[b]
+    if not any_live:
+        return 0
+    # The longest circular run of empty blocks; the rest (one circular span) is drawn.
+    best_start, best_len, start, length = 0, 0, 0, 0
+    for k in range(2 * nb):
+        if live[k % nb]:
+            length = 0
+        else:
+            if length == 0:
+                start = k % nb
+            length = min(length + 1, nb)
+            if length > best_len:
+                best_start, best_len = start, length
+    if best_len == 0:
+        runs[0, 0], runs[0, 1] = 0, n
+        return 1
+    first = (best_start + best_len) % nb  # first live block after the gap
+    if best_start > first:
+        runs[0, 0], runs[0, 1] = first * block, best_start * block
+        return 1
+    runs[0, 0], runs[0, 1] = first * block, n
+    if best_start == 0:
+        return 1
+    runs[1, 0], runs[1, 1] = 0, best_start * block
+    return 2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _aces32(x):
+    """The compositor's filmic curve, float32 and branch-free (so the row loop vectorises)."""
+    v = (x * (_F32(2.51) * x + _F32(0.03))) / (x * (_F32(2.43) * x + _F32(0.59)) + _F32(0.14))
+    v = v if v < _ONE else _ONE
+    return v if v > _ZERO else _ZERO
+
+
+@njit(cache=True, error_model="numpy")
+def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
+                heads_red, edges_y, edges_x, lum_out, red_out):
+    """Displayed luminance and red measure of the coarse grid, block-averaged to the limiter
+    grid (lum_out, red_out); returns the mean of lum_out.
+
+    Per coarse cell, as the compositor shades it: light = live + memory_gain * memory; the
+    shadow is its form (0.6 luma + 0.4 max channel) times `shadow` (tint * level); the wall
+    shows shadow + (light - shadow) * vitality, times `bloom`; the display is the filmic curve
+    of that times `exposure` times `tint`. The crisp heads' light (`heads`) adds to the
+    luminance and their red excess (`heads_red`) to the red measure. Float32 like the
+    compositor; each row is split into channel planes first so the shading loop vectorises.
+    """
+    gy, gx = vitality.shape
+    gy_out, gx_out = lum_out.shape
+    mg = _F32(memory_gain)
+    s0, s1, s2 = _F32(shadow[0]), _F32(shadow[1]), _F32(shadow[2])
+    k = _F32(bloom * exposure)
+    k0, k1, k2 = k * _F32(tint[0]), k * _F32(tint[1]), k * _F32(tint[2])
+    light = np.empty(3 * gx, _F32)
+    rr = np.empty(gx, _F32)
+    gg = np.empty(gx, _F32)
+    bb = np.empty(gx, _F32)
+    live_rows, memory_rows = live.reshape(gy, 3 * gx), memory.reshape(gy, 3 * gx)
+    col_lum = np.zeros(gx, _F32)  # per coarse column, summed over the rows of a block row so far
+    col_red = np.zeros(gx, _F32)
+    j = 0
+    mean = 0.0
+    for y in range(gy):
+        live_row, memory_row = live_rows[y], memory_rows[y]
+        for e in range(3 * gx):
+            light[e] = live_row[e] + mg * memory_row[e]
+        for x in range(gx):  # into channel planes
+            rr[x], gg[x], bb[x] = light[3 * x], light[3 * x + 1], light[3 * x + 2]
+        vit_row, heads_row, heads_red_row = vitality[y], heads[y], heads_red[y]
+        for x in range(gx):
+            r, g, b, v = rr[x], gg[x], bb[x], vit_row[x]
+            top = r if r > g else g
+            top = top if top > b else b
+            form = _F32(0.6) * (_LR * r + _LG * g + _LB * b) + _F32(0.4) * top
+            sr, sg, sb = form * s0, form * s1, form * s2
+            dr = _aces32((sr + (r - sr) * v) * k0)
+            dg = _aces32((sg + (g - sg) * v) * k1)
+            db = _aces32((sb + (b - sb) * v) * k2)
+            col_lum[x] += _LR * dr + _LG * dg + _LB * db + heads_row[x]
+            # Saturated red (see luminance.red_measure_linear): the excess R - G - B, weighted
+            # by a ramp of the red ratio R / (R + G + B) from 0.65 to 0.8.
+            excess = dr - dg - db
+            total = dr + dg + db
+            ratio = dr / (total if total > _ZERO else _ONE)
+            w = (ratio - _RED_FLOOR) * _RED_RAMP
+            w = w if w < _ONE else _ONE
+            w = w if w > _ZERO else _ZERO
+            col_red[x] += (w * excess if excess > _ZERO else _ZERO) + heads_red_row[x]
+        if y + 1 == edges_y[j + 1]:  # the last row of block row j: reduce its columns
+            rows = edges_y[j + 1] - edges_y[j]
+            for i in range(gx_out):
+                acc_lum = 0.0
+                acc_red = 0.0
+                for x in range(edges_x[i], edges_x[i + 1]):
+                    acc_lum += col_lum[x]
+                    acc_red += col_red[x]
+                n = rows * (edges_x[i + 1] - edges_x[i])
+                lum_out[j, i] = acc_lum / n
+                red_out[j, i] = acc_red / n
+                mean += lum_out[j, i]
+            col_lum[:] = 0.0
+            col_red[:] = 0.0
+            j += 1
+    return mean / (gy_out * gx_out)
+
+
+# -- the guard ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -59,6 +238,77 @@ class SafetyGuard:
         self.gain = np.ones(grid, np.float32)
         self.mean_luminance = 0.0
         self._steps = 0
+        # Scratch and per-configuration constants, so a step allocates next to nothing.
+        self._heads2 = np.zeros((gy, gx), np.float32)
+        self._heads_red2 = np.zeros((gy, gx), np.float32)
+        self._runs = np.zeros((2, 2), np.int64)
+        self._edges = (np.append(block_edges(gy, grid[0]), gy),
+                       np.append(block_edges(gx, grid[1]), gx))
+        self._bands = [(gy * k // MEMORY_EVERY, gy * (k + 1) // MEMORY_EVERY)
+                       for k in range(MEMORY_EVERY)]
+        self._palette: Palette | None = None
+        self._shading: tuple = ()
+        self._size: tuple | None = None  # (output size, field height) of the two below
+        self._cells = self._footprint = np.float32(0.0)
+        self._lum = np.zeros(grid, np.float32)
+        self._red = np.zeros(grid, np.float32)
+
+    def _shading_of(self, palette: Palette) -> tuple:
+        """(memory_gain, shadow colour * level, bloom factor, palette exposure, tint) of a
+        palette, recomputed only when the palette object changes (as during a crossfade)."""
+        if palette is not self._palette:
+            self._shading = (
+                float(palette.memory_gain),
+                (palette.colour("shadow_tint") * palette.shadow_level).astype(np.float64),
+                1.0 + 0.6 * (palette.bloom + palette.bloom_wide),
+                float(palette.exposure),
+                palette.colour("tint").astype(np.float64),
+            )
+            self._palette = palette
+        return self._shading
+
+    def _draw_heads(self, engine: Engine, palette: Palette, size: tuple[int, int]) -> None:
+        """Fill self.heads / heads_red with the crisp heads' light per coarse cell (see
+        head_light), passing it only the slots that hold live heads."""
+        if (size, engine.field_h) != self._size:
+            cells = engine.field_h / COARSE_CELL  # coarse cells per unit of height
+            cell_px = size[1] / cells
+            radius = head_radius(size[1])
+            footprint = 2.0 * np.pi * radius * radius / (cell_px * cell_px)
+            self._cells, self._footprint = np.float32(cells), np.float32(footprint)
+            self._size = (size, engine.field_h)
+        gain = engine.participants.light[: max(1, len(engine.participants))]
+        strength = np.float32(head_strength(palette, self.exposure))
+        runs = self._runs
+        count = _live_runs(engine.age, engine.life, _SLOT_BLOCK, runs)
+        outs = ((self.heads, self.heads_red), (self._heads2, self._heads_red2))
+        for k in range(max(1, count)):
+            lo, hi = (int(runs[k, 0]), int(runs[k, 1])) if count else (0, 0)
+            head_light(engine.pos[lo:hi], engine.colour[lo:hi], engine.age[lo:hi],
+                       engine.life[lo:hi], engine.pidx[lo:hi], gain, engine.vitality,
+                       self._cells, strength, self._footprint, *outs[k])
+        if count == 2:
+            np.add(self.heads, self._heads2, out=self.heads)
+            np.add(self.heads_red, self._heads_red2, out=self.heads_red)
+
+    def _estimate(self, engine: Engine, palette: Palette, size: tuple[int, int]) -> float:
+        """Fill the limiter-grid luminance and red of the next frame; returns the mean
+        luminance."""
+        if self._steps == 0:
+            _memory_block_mean(engine.memory, self.memory_coarse, COARSE_CELL, 0,
+                               self.memory_coarse.shape[0])
+        else:  # the memory changes slowly: a band of its (costly) block means per step
+            lo, hi = self._bands[self._steps % MEMORY_EVERY]
+            _memory_block_mean(engine.memory, self.memory_coarse, COARSE_CELL, lo, hi)
+        self._steps += 1
+        memory_gain, shadow, bloom, exposure, tint = self._shading_of(palette)
+        self._draw_heads(engine, palette, size)
+        grid = self.limiter.grid
+        self._lum = np.empty(grid, np.float32)
+        self._red = np.empty(grid, np.float32)
+        return _estimate_k(engine.live_coarse, self.memory_coarse, memory_gain, engine.vitality,
+                           shadow, bloom, exposure * self.exposure, tint, self.heads,
+                           self.heads_red, *self._edges, self._lum, self._red)
 
     def estimate(
         self, engine: Engine, palette: Palette, size: tuple[int, int]
@@ -67,47 +317,25 @@ class SafetyGuard:
 
         The crisp heads are drawn after the curve at output resolution, so their share of a
         region depends on the output size (they matter on small frames, hardly at all at 4K).
+        Each call advances the memory layer's refresh schedule (one band of it per step).
         """
-        if self._steps % MEMORY_EVERY == 0:  # the memory changes slowly; its mean is costly
-            coarse_block_mean(engine.memory, self.memory_coarse, COARSE_CELL)
-        self._steps += 1
-        light = engine.live_coarse + palette.memory_gain * self.memory_coarse
-        lum = light @ LUMA
-        form = (0.6 * lum + 0.4 * light.max(axis=-1))[..., None]
-        shadow = form * palette.colour("shadow_tint") * palette.shadow_level
-        vit = engine.vitality[..., None]
-        shown = shadow + (light - shadow) * vit
-        shown *= 1.0 + 0.6 * (palette.bloom + palette.bloom_wide)
-        display = aces(shown * (palette.exposure * self.exposure) * palette.colour("tint"))
-        cells = engine.field_h / COARSE_CELL  # coarse cells per unit of height
-        cell_px = size[1] / cells
-        radius = head_radius(size[1])
-        footprint = 2.0 * np.pi * radius * radius / (cell_px * cell_px)
-        head_light(engine.pos, engine.colour, engine.age, engine.life, engine.pidx,
-                   engine.participants.light[: max(1, len(engine.participants))],
-                   engine.vitality, np.float32(cells),
-                   np.float32(head_strength(palette, self.exposure)), np.float32(footprint),
-                   self.heads, self.heads_red)
-        grid = self.limiter.grid
-        lum = display @ LUMA + self.heads
-        red = red_measure_linear(display) + self.heads_red
-        return block_mean(lum, grid), block_mean(red, grid)
+        self._estimate(engine, palette, size)
+        return self._lum, self._red
 
     def update(self, engine: Engine, palette: Palette, dt: float, size: tuple[int, int]) -> None:
         """Advance the guard by one simulation step (for frames of `size`)."""
         cfg = self.config
-        lum, red = self.estimate(engine, palette, size)
-        self.mean_luminance = float(lum.mean())
+        self.mean_luminance = mean = self._estimate(engine, palette, size)
         if cfg.enabled:
             # Ceiling: bring exposure down when the frame would be too bright, back up slowly.
-            if self.mean_luminance > cfg.ceiling:
-                target = self.exposure * cfg.ceiling / self.mean_luminance
+            if mean > cfg.ceiling:
+                target = self.exposure * cfg.ceiling / mean
             else:
                 target = 1.0
             step = target - self.exposure
             step = max(-cfg.exposure_fall_per_s * dt, min(cfg.exposure_rise_per_s * dt, step))
             self.exposure = min(1.0, self.exposure + step)
-        self.gain = self.limiter.update(lum, red, dt)
+        self.gain = self.limiter.update(self._lum, self._red, dt)
 
     def state_dict(self) -> dict:
         return {"exposure": self.exposure, "gain": self.gain.copy(), "steps": self._steps,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+from numba import njit
 
 from mural.safety.luminance import SRGB_TO_LINEAR_SCALED, frame_measures, linear_to_srgb_scaled
 
@@ -18,25 +20,238 @@ MIN_GAIN = 1e-3
 """The returned gain stays in (0, 1]; the floor is charged to the budget like any other rise."""
 
 _F32 = np.float32
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_K_SIDE = np.float32(0.125)  # bilinear cell-average weights: 1/8, 3/4, 1/8 (powers of two)
+_K_MID = np.float32(0.75)
+_MIN_GAIN32 = np.float32(MIN_GAIN)
+
+# The update runs every simulation step (108,000 times to fast-forward an hour) on a grid of
+# about 12x12 cells, so it is a few serial numba kernels: numpy's per-call overhead, not the
+# arithmetic, would dominate. Each kernel mirrors the float32 arithmetic of the plain
+# formulation it documents; window sums are exact float64 sums.
 
 
-def _erode3(a: np.ndarray) -> np.ndarray:
-    """3x3 minimum filter on the last two axes, edges replicated."""
-    p = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
-    rows = np.minimum(np.minimum(p[..., :-2, :], p[..., 1:-1, :]), p[..., 2:, :])
-    return np.minimum(np.minimum(rows[..., :, :-2], rows[..., :, 1:-1]), rows[..., :, 2:])
+@njit(cache=True)
+def _clean(v):
+    """nan -> 0, then clipped to [0, 1] (so +inf -> 1, -inf -> 0)."""
+    if v != v:
+        return _ZERO
+    return min(max(v, _ZERO), _ONE)
 
 
-def _cell_average_of_bilinear(g: np.ndarray) -> np.ndarray:
-    """Mean over each cell of the bilinear (cell-centred, edge-clamped) upsampling of g.
+@njit(cache=True)
+def _load_target(lum, red, has_red, target):
+    """target[0] = clean(lum), target[1] = clean(red) or 0."""
+    gy, gx = lum.shape
+    for y in range(gy):
+        for x in range(gx):
+            target[0, y, x] = _clean(_F32(lum[y, x]))
+            target[1, y, x] = _clean(_F32(red[y, x])) if has_red else _ZERO
+
+
+@njit(cache=True)
+def _window_mean(x, wy, wx, out):
+    """Mean of x (2, gy, gx) over every wy x wx window -> out (2, ny, nx); returns the
+    per-measure mean over the whole grid (2,). Sums in float64, rounded once to float32."""
+    m, gy, gx = x.shape
+    ny, nx = out.shape[1], out.shape[2]
+    rows = np.empty((gy, nx), np.float64)
+    total = np.empty(m, _F32)
+    for k in range(m):
+        s_all = 0.0
+        for y in range(gy):
+            for x0 in range(gx):
+                s_all += x[k, y, x0]
+            for i in range(nx):
+                s = 0.0
+                for dx in range(wx):
+                    s += x[k, y, i + dx]
+                rows[y, i] = s
+        total[k] = _F32(s_all / (gy * gx))
+        for j in range(ny):
+            for i in range(nx):
+                s = 0.0
+                for dy in range(wy):
+                    s += rows[j + dy, i]
+                out[k, j, i] = _F32(s / (wy * wx))
+    return total
+
+
+@njit(cache=True)
+def _cell_average_of_bilinear_k(g, out):
+    """Mean over each cell of the bilinear (cell-centred, edge-clamped) upsampling of g (gy, gx).
 
     Along one axis a cell averages 1/8 of each neighbour and 3/4 of itself; the weights are
     powers of two so an all-ones grid stays exactly 1.
     """
-    p = np.pad(g, [(0, 0)] * (g.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
-    k = (_F32(0.125), _F32(0.75), _F32(0.125))
-    rows = k[0] * p[..., :-2, :] + k[1] * p[..., 1:-1, :] + k[2] * p[..., 2:, :]
-    return k[0] * rows[..., :, :-2] + k[1] * rows[..., :, 1:-1] + k[2] * rows[..., :, 2:]
+    gy, gx = g.shape
+    rows = np.empty((gy, gx), _F32)
+    for y in range(gy):
+        ya, yb = max(y - 1, 0), min(y + 1, gy - 1)
+        for x in range(gx):
+            rows[y, x] = _K_SIDE * g[ya, x] + _K_MID * g[y, x] + _K_SIDE * g[yb, x]
+    for y in range(gy):
+        for x in range(gx):
+            xa, xb = max(x - 1, 0), min(x + 1, gx - 1)
+            out[y, x] = _K_SIDE * rows[y, xa] + _K_MID * rows[y, x] + _K_SIDE * rows[y, xb]
+
+
+@njit(cache=True)
+def _commit_k(displayed, dead, wy, wx, before, shown, tokens, tokens_all, charged, charged_all):
+    """shown <- the reference after showing `displayed` (drops followed at once, rises only
+    past the play) starting from `before`; charge its rise to every window's bucket."""
+    m, gy, gx = shown.shape
+    rise = np.empty_like(shown)
+    for k in range(m):
+        d = dead[k, 0, 0]
+        for y in range(gy):
+            for x in range(gx):
+                v = displayed[k, y, x]
+                s = min(max(before[k, y, x], v - d), v)
+                shown[k, y, x] = s
+                rise[k, y, x] = max(s - before[k, y, x], _ZERO)
+    charged_all[:] = _window_mean(rise, wy, wx, charged)
+    for k in range(m):
+        tokens_all[k] = tokens_all[k] - charged_all[k]
+        for j in range(charged.shape[1]):
+            for i in range(charged.shape[2]):
+                tokens[k, j, i] = tokens[k, j, i] - charged[k, j, i]
+
+
+@njit(cache=True)
+def _prime_k(lum, red, has_red, shown, before, charged, charged_all, gain, out):
+    """First frame (or limiter off): the frame passes and becomes the reference."""
+    _load_target(lum, red, has_red, shown)
+    before[:] = shown
+    charged[:] = 0
+    charged_all[:] = 0
+    gain[:] = 1
+    out[:] = 1
+
+
+@njit(cache=True)
+def _update_k(lum, red, has_red, dt, rate, capacity, dead, release, wy, wx,
+              shown, before, tokens, tokens_all, charged, charged_all, gain, out):
+    """One limiter step (see FlashLimiter.update); writes the new gain to `gain` and `out`."""
+    m, gy, gx = shown.shape
+    ny, nx = tokens.shape[1], tokens.shape[2]
+    dt32 = _F32(dt)
+    target = np.empty_like(shown)
+    _load_target(lum, red, has_red, target)
+
+    # Refill the buckets.
+    for k in range(m):
+        add, cap = rate[k, 0, 0] * dt32, capacity[k, 0, 0]
+        tokens_all[k] = min(cap, tokens_all[k] + add)
+        for j in range(ny):
+            for i in range(nx):
+                tokens[k, j, i] = min(cap, tokens[k, j, i] + add)
+
+    # Wanted rise of each cell's reference, and the share of it every window can afford.
+    rise = np.empty_like(shown)
+    for k in range(m):
+        d = dead[k, 0, 0]
+        for y in range(gy):
+            for x in range(gx):
+                rise[k, y, x] = max(target[k, y, x] - d - shown[k, y, x], _ZERO)
+    frac = np.empty_like(tokens)
+    frac_all = _window_mean(rise, wy, wx, frac)  # the demands, turned into fractions below
+    limited = False
+    for k in range(m):
+        t = max(tokens_all[k], _ZERO)
+        frac_all[k] = t / frac_all[k] if frac_all[k] > t else _ONE
+        limited |= frac_all[k] < _ONE
+        for j in range(ny):
+            for i in range(nx):
+                t = max(tokens[k, j, i], _ZERO)
+                f = t / frac[k, j, i] if frac[k, j, i] > t else _ONE
+                frac[k, j, i] = f
+                limited |= f < _ONE
+
+    up = release * dt32
+    if not limited:
+        # Nothing may be held down this step: every cell may show its whole target, so the
+        # gain only recovers (its blur cannot exceed 1: the neighbourhood limit scales nothing).
+        for y in range(gy):
+            for x in range(gx):
+                v = min(max(min(_ONE, gain[y, x] + up), _MIN_GAIN32), _ONE)
+                gain[y, x] = v
+                out[y, x] = v
+    else:
+        # Per cell: the least fraction over the windows holding it (and the whole grid; a
+        # separable sliding minimum), turned into the mean gain that lets the cell rise by
+        # only that fraction of its wanted rise.
+        cols = np.empty((ny, gx), _F32)
+        allowed = np.ones((gy, gx), _F32)
+        for k in range(m):
+            for j in range(ny):
+                for x in range(gx):
+                    f = frac_all[k]
+                    for i in range(max(0, x - wx + 1), min(nx - 1, x) + 1):
+                        f = min(f, frac[k, j, i])
+                    cols[j, x] = f
+            for y in range(gy):
+                for x in range(gx):
+                    f = _ONE
+                    for j in range(max(0, y - wy + 1), min(ny - 1, y) + 1):
+                        f = min(f, cols[j, x])
+                    r = rise[k, y, x]
+                    if f < _ONE and r > _ZERO:
+                        ratio = (shown[k, y, x] + dead[k, 0, 0] + f * r) / target[k, y, x]
+                        allowed[y, x] = min(allowed[y, x], ratio)
+
+        # Hold, then release; impose the limit on each cell's blurred (upsampled) mean gain by
+        # scaling every cell by the least factor wanted in its 3x3 neighbourhood.
+        g = np.empty((gy, gx), _F32)
+        for y in range(gy):
+            for x in range(gx):
+                g[y, x] = min(allowed[y, x], gain[y, x] + up)
+        scale = np.empty((gy, gx), _F32)
+        _cell_average_of_bilinear_k(g, scale)
+        for y in range(gy):
+            for x in range(gx):
+                b, a = scale[y, x], allowed[y, x]
+                scale[y, x] = a / b if b > a else _ONE
+        for y in range(gy):
+            ya, yb = max(y - 1, 0), min(y + 1, gy - 1)
+            for x in range(gx):
+                xa, xb = max(x - 1, 0), min(x + 1, gx - 1)
+                s = _ONE
+                for yy in range(ya, yb + 1):
+                    for xx in range(xa, xb + 1):
+                        s = min(s, scale[yy, xx])
+                v = min(max(g[y, x] * s, _MIN_GAIN32), _ONE)
+                gain[y, x] = v
+                out[y, x] = v
+
+    # What is shown: the blurred gain times the target; it becomes the new reference.
+    blurred = np.empty((gy, gx), _F32)
+    _cell_average_of_bilinear_k(gain, blurred)
+    for k in range(m):
+        for y in range(gy):
+            for x in range(gx):
+                target[k, y, x] = blurred[y, x] * target[k, y, x]
+    before[:] = shown
+    _commit_k(target, dead, wy, wx, before, shown, tokens, tokens_all, charged, charged_all)
+
+
+@njit(cache=True)
+def _observe_k(lum, red, has_red, dead, wy, wx, before, shown, tokens, tokens_all, charged,
+               charged_all):
+    """Re-charge the last step with a measurement of what it displayed."""
+    m, gy, gx = shown.shape
+    actual = np.empty_like(shown)
+    for y in range(gy):
+        for x in range(gx):
+            actual[0, y, x] = _clean(_F32(lum[y, x]))
+            actual[1, y, x] = _clean(_F32(red[y, x])) if has_red else shown[1, y, x]
+    for k in range(m):
+        tokens_all[k] = tokens_all[k] + charged_all[k]
+        for j in range(charged.shape[1]):
+            for i in range(charged.shape[2]):
+                tokens[k, j, i] = tokens[k, j, i] + charged[k, j, i]
+    _commit_k(actual, dead, wy, wx, before, shown, tokens, tokens_all, charged, charged_all)
 
 
 class FlashLimiter:
@@ -178,91 +393,32 @@ class FlashLimiter:
 
     # -- core ----------------------------------------------------------------------------------
 
-    def _window_mean(self, x: np.ndarray) -> np.ndarray:
-        """Mean of (2, gy, gx) over every window position -> (2, ny, nx), via a summed table."""
-        wy, wx = self.window
-        c = np.zeros((x.shape[0], x.shape[1] + 1, x.shape[2] + 1), np.float64)
-        c[:, 1:, 1:] = x.cumsum(1).cumsum(2)
-        s = c[:, wy:, wx:] - c[:, :-wy, wx:] - c[:, wy:, :-wx] + c[:, :-wy, :-wx]
-        return (s / (wy * wx)).astype(_F32)
-
-    def _charge(self, rise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._window_mean(rise), rise.mean(axis=(1, 2), dtype=np.float64).astype(_F32)
-
-    def _cells_min(self, per_window: np.ndarray) -> np.ndarray:
-        """For each cell, the minimum over the windows that contain it -> (2, gy, gx)."""
-        wy, wx = self.window
-        p = np.pad(per_window, ((0, 0), (wy - 1, wy - 1), (wx - 1, wx - 1)),
-                   constant_values=np.inf)
-        v = np.lib.stride_tricks.sliding_window_view(p, (wy, wx), axis=(1, 2))
-        return v.min(axis=(-2, -1))
-
-    def _validate(self, a: np.ndarray | None, name: str) -> np.ndarray:
+    def _grid_array(self, a: np.ndarray, name: str) -> np.ndarray:
         arr = np.asarray(a, dtype=_F32)
         if arr.shape != self.grid:
             raise ValueError(f"{name} must have shape {self.grid} (the grid), not {arr.shape}")
-        return np.clip(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        return arr  # nan -> 0 and clipping to [0, 1] happen in the kernels
 
     def update(self, luminance: np.ndarray, red: np.ndarray | None, dt: float) -> np.ndarray:
         """luminance: (gy, gx) relative luminance 0..1 of the frame about to be shown,
         block-averaged; red: same-shape saturated-red measure (or None). Returns gain (gy, gx)
         float32 in (0, 1] to multiply the frame by (in linear light, upsampled bilinearly)."""
-        lum = self._validate(luminance, "luminance")
-        red_arr = np.zeros_like(lum) if red is None else self._validate(red, "red")
-        if not (np.isfinite(dt) and dt > 0):
+        lum = self._grid_array(luminance, "luminance")
+        red_arr = lum if red is None else self._grid_array(red, "red")
+        if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {dt}")
-        target = np.stack([lum, red_arr])
-        ones = np.ones(self.grid, _F32)
+        out = np.empty(self.grid, _F32)
         if not self.enabled or not self.primed:
             # First frame (or limiter off): nothing to compare with; it becomes the reference.
-            self._before = self.shown = target
-            self._charged[:] = 0
-            self._charged_all[:] = 0
-            self.gain = ones.copy()
+            _prime_k(lum, red_arr, red is not None, self.shown, self._before, self._charged,
+                     self._charged_all, self.gain, out)
             self.primed = True
-            return ones
-
-        dt32 = _F32(dt)
-        self.tokens = np.minimum(self.capacity, self.tokens + self.rate * dt32)
-        cap_all, rate_all = self.capacity[:, 0, 0], self.rate[:, 0, 0]
-        self.tokens_all = np.minimum(cap_all, self.tokens_all + rate_all * dt32)
-
-        rise = np.maximum(target - self.deadband - self.shown, 0)
-        demand, demand_all = self._charge(rise)
-        tokens = np.maximum(self.tokens, 0)
-        tokens_all = np.maximum(self.tokens_all, 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(demand > tokens, tokens / demand, 1).astype(_F32)
-            frac_all = np.where(demand_all > tokens_all, tokens_all / demand_all, 1).astype(_F32)
-        frac = np.minimum(self._cells_min(frac), frac_all[:, None, None])  # (2, gy, gx)
-
-        # Per measure: the mean gain that lets a cell rise by only frac of its wanted rise.
-        limited = (frac < 1) & (rise > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            allowed = self.shown + self.deadband + frac * rise
-            ratios = np.where(limited, allowed / target, 1).astype(_F32)
-        allowed_gain = np.minimum(ratios[0], ratios[1])
-        gain = np.minimum(allowed_gain, self.gain + self.release * dt32)  # hold, then release
-        # Impose the limit on each cell's mean upsampled gain: scaling every cell by the least
-        # factor wanted in its 3x3 neighbourhood brings each blurred mean within its limit.
-        blurred = _cell_average_of_bilinear(gain)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(blurred > allowed_gain, allowed_gain / blurred, 1).astype(_F32)
-        gain = np.clip(gain * _erode3(scale), MIN_GAIN, 1.0).astype(_F32)
-        self.gain = gain
-        self._commit(_cell_average_of_bilinear(gain)[None] * target)
-        return gain.copy()
-
-    def _follow(self, displayed: np.ndarray) -> np.ndarray:
-        """The reference after showing `displayed`: drops followed, rises only past the play."""
-        return np.minimum(np.maximum(self._before, displayed - self.deadband), displayed)
-
-    def _commit(self, displayed: np.ndarray) -> None:
-        self._before = self.shown
-        self.shown = self._follow(displayed).astype(_F32)
-        self._charged, self._charged_all = self._charge(np.maximum(self.shown - self._before, 0))
-        self.tokens = self.tokens - self._charged
-        self.tokens_all = self.tokens_all - self._charged_all
+            return out
+        _update_k(lum, red_arr, red is not None, float(dt), self.rate, self.capacity,
+                  self.deadband, self.release, self.window[0], self.window[1], self.shown,
+                  self._before, self.tokens, self.tokens_all, self._charged, self._charged_all,
+                  self.gain, out)
+        return out
 
     def observe(self, luminance: np.ndarray, red: np.ndarray | None = None) -> None:
         """Replace the estimate of what the last update displayed with a measurement of it.
@@ -272,12 +428,11 @@ class FlashLimiter:
         """
         if not self.primed:
             return
-        lum = self._validate(luminance, "luminance")
-        actual = np.stack([lum, self.shown[1] if red is None else self._validate(red, "red")])
-        self.tokens = self.tokens + self._charged
-        self.tokens_all = self.tokens_all + self._charged_all
-        self.shown = self._before
-        self._commit(actual)
+        lum = self._grid_array(luminance, "luminance")
+        red_arr = lum if red is None else self._grid_array(red, "red")
+        _observe_k(lum, red_arr, red is not None, self.deadband, self.window[0], self.window[1],
+                   self._before, self.shown, self.tokens, self.tokens_all, self._charged,
+                   self._charged_all)
 
 
 # -- applying the gain -------------------------------------------------------------------------

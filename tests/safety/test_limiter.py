@@ -221,3 +221,64 @@ def test_apply_gain_dims_in_linear_light_and_keeps_unit_gain_pixels():
     field = upsample_gain(gain, (48, 96))
     assert field.min() == pytest.approx(0.5) and field.max() == 1.0
     assert np.all(np.diff(field[:, 0]) >= 0)  # smooth ramp back to 1
+
+
+def test_non_finite_and_out_of_range_measures_are_cleaned_like_before():
+    # nan counts as dark, +inf as 1, anything outside [0, 1] is clipped (in the kernels now).
+    def tidy(a):
+        return np.clip(np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
+
+    rng = np.random.default_rng(3)
+    raw, clean = FlashLimiter(), FlashLimiter()
+    for step in range(40):
+        lum = rng.uniform(-0.5, 1.5, (12, 12)).astype(np.float32)
+        lum[step % 12, :3] = (np.nan, np.inf, -np.inf)
+        red = rng.uniform(-0.2, 0.6, (12, 12)).astype(np.float32)
+        red[:2, step % 12] = (np.nan, np.inf)
+        a, b = raw.update(lum, red, 1 / 30), clean.update(tidy(lum), tidy(red), 1 / 30)
+        assert np.array_equal(a, b) and np.all((a > 0) & (a <= 1))
+        if step % 5 == 4:
+            raw.observe(lum * 0.5)
+            clean.observe(tidy(lum * 0.5))
+    for key, value in raw.state_dict().items():
+        assert np.array_equal(value, clean.state_dict()[key]), key
+
+
+def test_returned_gains_are_the_callers_to_keep():
+    a, b = FlashLimiter(), FlashLimiter()
+    kept = []
+    for lum in (0.0, 1.0, 1.0, 0.0, 1.0):
+        frame = np.full((12, 12), lum, np.float32)
+        gain = a.update(frame, None, 1 / 30)
+        kept.append(gain)
+        assert np.array_equal(gain, b.update(frame, None, 1 / 30))
+        gain *= 0.5  # a caller scribbling on its gain changes nothing in the limiter
+    assert kept[0].max() == 0.5 and kept[1].max() < 0.5  # and no call reused another's array
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_guard_draws_heads_from_slot_ranges_holding_every_live_particle(seed):
+    from mural.safety.guard import _SLOT_BLOCK, _live_runs
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6000))
+    life = rng.uniform(1, 9, n).astype(np.float32)
+    age = life.copy()  # all dead (age == life)
+    if seed == 1:
+        age[:] = 0.0  # never spawned: also skipped
+    elif seed == 2:
+        age[:] = life / 2  # all live
+    elif seed > 2:  # one circular span of the ring, sparsely live, maybe wrapping the end
+        start, length = int(rng.integers(0, n)), int(rng.integers(1, n + 1))
+        span = (start + np.arange(length)) % n
+        age[span] = np.where(rng.random(length) < 0.4, life[span] * 0.5, life[span])
+        age[span[0]] = age[span[-1]] = 0.1  # its ends are live
+    runs = np.zeros((2, 2), np.int64)
+    count = _live_runs(age, life, _SLOT_BLOCK, runs)
+    covered = np.zeros(n, bool)
+    for lo, hi in runs[:count]:
+        assert 0 <= lo < hi <= n
+        covered[lo:hi] = True
+    live = (age > 0) & (age < life)
+    assert np.all(covered[live])
+    assert (count == 0) == (not live.any())
