@@ -24,7 +24,7 @@ VERSION = 1
 
 ENGINE_ARRAYS = (
     "pos", "prev", "vel", "colour", "age", "life", "speed", "buoy", "pidx", "live", "memory",
-    "vitality", "depth", "recolour", "chroma", "chroma_w", "live_coarse",
+    "vitality", "depth", "recolour", "chroma", "chroma_w", "live_coarse", "_coarse_scaled",
 )
 PARTICIPANT_ARRAYS = (
     "pos", "target", "home", "colour", "target_colour", "intensity", "valence", "arousal",
@@ -33,7 +33,7 @@ PARTICIPANT_ARRAYS = (
 )
 ENGINE_SCALARS = (
     "step_index", "_cursor", "network_level", "network_level_t", "network_smoothed", "ceiling",
-    "events_applied",
+    "events_applied", "_live_n",
 )
 
 

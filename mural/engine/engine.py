@@ -58,6 +58,7 @@ class EngineConfig:
     recolour_rate: float = 1.6  # per second: how fast returning light recolours shadows
     network_smoothing: float = 0.6  # seconds: time constant of the network-level follower
     health_smoothing: float = 0.5  # seconds: time constant of each participant's health
+    field_every: int = 6  # steps between full passes over the light fields (memory, decay)
 
     @property
     def dt(self) -> float:
@@ -182,7 +183,10 @@ class Engine:
         self._chroma_next = np.zeros_like(self.chroma)
         self._weight_next = np.zeros_like(self.chroma_w)
         self._sources = np.zeros((gy, gx), np.float32)
-        self.live_coarse = np.zeros((gy, gx, 3), np.float32)
+        self.live_coarse = np.zeros((gy, gx, 3), np.float32)  # true scale, this step
+        self._coarse_scaled = np.zeros((gy, gx, 3), np.float32)  # cell means of self.live
+        self._decay = 0.5 ** (self.dt / config.live_half_life)
+        self._live_n = 0  # steps of decay owed to self.live
         self.coarse_taps = (kernels.axis_taps(fw, gx), kernels.axis_taps(fh, gy))
         self._threads = kernels.threads_for(fh * fw)
 
@@ -279,14 +283,16 @@ class Engine:
         gain = (self.participants.light[: max(1, len(self.participants))] * energy).astype(
             np.float32
         )
+        boost = 1.0 / self.live_scale  # deposits in the lazily decayed units of self.live
+        gain *= np.float32(boost)
         kernels.splat_trails(
-            self.live, self.pos, self.prev, self.colour, self.age, self.life, self.pidx,
-            gain, np.float32(self.field_h),
+            self.live, self._coarse_scaled, COARSE_CELL, self.pos, self.prev, self.colour,
+            self.age, self.life, self.pidx, gain, np.float32(self.field_h),
         )
-        self._splat_emitters()
+        self._splat_emitters(boost)
         if self.times is not None:
             start = self._tick("splat", start)
-        kernels.block_mean(self.live, self.live_coarse, COARSE_CELL)
+        np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self.live_coarse)
         self._update_sources()
         kernels.update_shadow_fields(
             self.vitality, self._vit_next, self._sources, np.float32(self.ceiling), self.depth,
@@ -295,15 +301,29 @@ class Engine:
             np.float32(cfg.vitality_down), np.float32(cfg.spread_falloff), np.float32(60.0),
             np.float32(cfg.recolour_rate), np.float32(0.6),
         )
-        kernels.update_light_and_memory(
-            self.live, self.memory, self.vitality, self.recolour, self.chroma,
-            *self.coarse_taps, np.float32(0.5 ** (dt / cfg.live_half_life)),
-            np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
-            np.float32(dt),
-        )
+        self._live_n += 1  # this step's decay of the live light, applied lazily
+        if self._live_n >= cfg.field_every:
+            self._field_pass()
         self.step_index += 1
         if self.times is not None:
             self._tick("simulation", start)
+
+    @property
+    def live_scale(self) -> float:
+        """True live light = self.live × live_scale (decay not yet applied to the array)."""
+        return self._decay**self._live_n
+
+    def _field_pass(self) -> None:
+        """Every few steps: bring the live light to true scale and update the memory from it."""
+        cfg = self.config
+        kernels.update_light_and_memory(
+            self.live, self.memory, self.vitality, self.recolour, self.chroma,
+            *self.coarse_taps, np.float32(self.live_scale), np.float32(cfg.memory_rate),
+            np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
+            np.float32(self.dt * self._live_n), np.float32(self._live_n),
+        )
+        np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self._coarse_scaled)
+        self._live_n = 0
 
     def _tick(self, stage: str, since: float) -> float:
         now = time.perf_counter()
@@ -388,13 +408,13 @@ class Engine:
         self.colour[slots] = p.colour[who] * (0.45 + 0.55 * p.intensity[who])[:, None]
         self.pidx[slots] = who
 
-    def _splat_emitters(self) -> None:
+    def _splat_emitters(self, boost: float) -> None:
         """Each emitter's soft core of light, pulsing with its heart and breath."""
         p = self.participants
         n = len(p)
         kernels.splat_emitters(
-            self.live, p.pos[:n], p.colour[:n], p.light[:n], p.intensity[:n], p.arousal[:n],
-            float(self.field_h),
+            self.live, self._coarse_scaled, COARSE_CELL, p.pos[:n], p.colour[:n], p.light[:n],
+            p.intensity[:n], p.arousal[:n], float(self.field_h), boost,
         )
 
     def _update_sources(self) -> None:

@@ -100,8 +100,9 @@ def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, 
 
 
 @njit(cache=True)
-def _deposit(buf, x, y, r, g, b):
-    """Bilinear additive deposit at fractional pixel (x, y)."""
+def _deposit(buf, coarse, cell, x, y, r, g, b):
+    """Bilinear additive deposit at fractional pixel (x, y), also summed into its coarse cell
+    (divided by the cell's area, so the coarse grid holds the cell's mean light)."""
     h, w = buf.shape[0], buf.shape[1]
     fx = x - 0.5
     fy = y - 0.5
@@ -122,10 +123,16 @@ def _deposit(buf, x, y, r, g, b):
             buf[yy, xx, 0] += r * wgt
             buf[yy, xx, 1] += g * wgt
             buf[yy, xx, 2] += b * wgt
+            cw = wgt / (cell * cell)
+            cj = yy // cell
+            ci = xx // cell
+            coarse[cj, ci, 0] += r * cw
+            coarse[cj, ci, 1] += g * cw
+            coarse[cj, ci, 2] += b * cw
 
 
 @njit(cache=True)
-def splat_trails(buf, pos, prev, colour, age, life, pidx, gain, scale):
+def splat_trails(buf, coarse, cell, pos, prev, colour, age, life, pidx, gain, scale):
     """Deposit each live particle's path over the last step as a continuous segment (serial).
 
     `gain[p]` is the participant's current light (health × heartbeat); brightness fades in and
@@ -154,12 +161,15 @@ def splat_trails(buf, pos, prev, colour, age, life, pidx, gain, scale):
         b = colour[i, 2] * kk
         for s in range(steps):
             t = (s + 1.0) / steps
-            _deposit(buf, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, g, b)
+            _deposit(buf, coarse, cell, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, g, b)
 
 
 @njit(cache=True)
-def splat_glow(buf, cx, cy, radius, r, g, b):
-    """Add a soft gaussian blob (an emitter's core) centred at pixel (cx, cy)."""
+def splat_glow(buf, coarse, cell, cx, cy, radius, r, g, b):
+    """Add a soft gaussian blob (an emitter's core) centred at pixel (cx, cy).
+
+    The gaussian is separable: one exp per row and per column, not per pixel.
+    """
     h, w = buf.shape[0], buf.shape[1]
     reach = int(radius * 2.5) + 1
     inv = 1.0 / (2.0 * radius * radius)
@@ -167,26 +177,39 @@ def splat_glow(buf, cx, cy, radius, r, g, b):
     y_hi = min(h, int(cy) + reach + 1)
     x_lo = max(0, int(cx) - reach)
     x_hi = min(w, int(cx) + reach + 1)
+    if y_hi <= y_lo or x_hi <= x_lo:
+        return
+    ex = np.empty(x_hi - x_lo, np.float32)
+    for x in range(x_lo, x_hi):
+        dx = x + 0.5 - cx
+        ex[x - x_lo] = np.exp(-dx * dx * inv)
+    area = 1.0 / (cell * cell)
     for y in range(y_lo, y_hi):
         dy = y + 0.5 - cy
+        ey = np.exp(-dy * dy * inv)
+        cj = y // cell
         for x in range(x_lo, x_hi):
-            dx = x + 0.5 - cx
-            k = np.exp(-(dx * dx + dy * dy) * inv)
+            k = ey * ex[x - x_lo]
             buf[y, x, 0] += r * k
             buf[y, x, 1] += g * k
             buf[y, x, 2] += b * k
+            ci = x // cell
+            coarse[cj, ci, 0] += r * k * area
+            coarse[cj, ci, 1] += g * k * area
+            coarse[cj, ci, 2] += b * k * area
 
 
 @njit(cache=True)
-def splat_emitters(buf, pos, colour, light, intensity, arousal, scale):
+def splat_emitters(buf, coarse, cell, pos, colour, light, intensity, arousal, scale, boost):
     """Every emitter's core glow (serial, participant order)."""
     for i in range(pos.shape[0]):
         k = light[i] * (0.4 + 0.6 * intensity[i])
         if k <= 0.01:
             continue
         radius = scale * (0.012 + 0.01 * arousal[i])
-        splat_glow(buf, pos[i, 0] * scale, pos[i, 1] * scale, radius,
-                   colour[i, 0] * k * 0.03, colour[i, 1] * k * 0.03, colour[i, 2] * k * 0.03)
+        k *= 0.03 * boost
+        splat_glow(buf, coarse, cell, pos[i, 0] * scale, pos[i, 1] * scale, radius,
+                   colour[i, 0] * k, colour[i, 1] * k, colour[i, 2] * k)
 
 
 @njit(cache=True)
@@ -264,8 +287,8 @@ def row_of3(grid, y0, y1, wy, out):
 
 @njit(cache=True, parallel=True, fastmath=True)
 def update_light_and_memory(
-    live, memory, vitality, recolour, chroma, taps_x, taps_y, live_decay, mem_rate, sink_rate,
-    mem_tau, dt,
+    live, memory, vitality, recolour, chroma, taps_x, taps_y, live_scale, mem_rate, sink_rate,
+    mem_tau, dt, recolour_boost,
 ):
     """One step of the light fields, fused over pixels (rows in parallel).
 
@@ -275,6 +298,9 @@ def update_light_and_memory(
       so shadows persist through a blackout;
     - where light returns to shadowed memory, its colour is taken over by the local chroma of
       the returning light while its brightness (the form) is kept: the recolouring.
+
+    It runs every few steps (`dt` is their total): between passes live light decays lazily,
+    stored as live / `live_scale`; the pass brings it back to true scale.
     """
     h, w = live.shape[0], live.shape[1]
     gx = vitality.shape[1]
@@ -293,12 +319,12 @@ def update_light_and_memory(
             i1 = x1[x]
             f = wx[x]
             v = vrow[i0] + (vrow[i1] - vrow[i0]) * f
-            a = arow[i0] + (arow[i1] - arow[i0]) * f
+            a = min(1.0, (arow[i0] + (arow[i1] - arow[i0]) * f) * recolour_boost)
             keep = 1.0 - keep_k * v
             paint = (mem_rate + sink_rate * (1.0 - v)) * dt
-            l0 = live[y, x, 0]
-            l1 = live[y, x, 1]
-            l2 = live[y, x, 2]
+            l0 = live[y, x, 0] * live_scale
+            l1 = live[y, x, 1] * live_scale
+            l2 = live[y, x, 2] * live_scale
             m0 = memory[y, x, 0] * keep + l0 * paint
             m1 = memory[y, x, 1] * keep + l1 * paint
             m2 = memory[y, x, 2] * keep + l2 * paint
@@ -316,9 +342,9 @@ def update_light_and_memory(
             memory[y, x, 0] = m0
             memory[y, x, 1] = m1
             memory[y, x, 2] = m2
-            live[y, x, 0] = l0 * live_decay
-            live[y, x, 1] = l1 * live_decay
-            live[y, x, 2] = l2 * live_decay
+            live[y, x, 0] = l0
+            live[y, x, 1] = l1
+            live[y, x, 2] = l2
 
 
 @njit(cache=True)

@@ -144,7 +144,8 @@ class Compositor:
         start = time.perf_counter()
         shadow = (pal.colour("shadow_tint") * pal.shadow_level).astype(np.float32)
         memory_gain = np.float32(pal.memory_gain)
-        kernels.shaded_half(engine.live, engine.memory, memory_gain, engine.vitality,
+        live_scale = np.float32(engine.live_scale)
+        kernels.shaded_half(engine.live, live_scale, engine.memory, memory_gain, engine.vitality,
                             *self._half_vitality_taps(engine), shadow, self._half)
         kernels.downsample2(self._half, self._quarter)
         kernels.blur_rows(self._quarter, self._quarter_tmp, self._sigma1)
@@ -162,7 +163,7 @@ class Compositor:
             self._gain_taps = (*axis_taps(fw, gains.shape[1]), *axis_taps(fh, gains.shape[0]))
             self._gain_shape = gains.shape
         kernels.tonemap(
-            engine.live, engine.memory, memory_gain, engine.vitality,
+            engine.live, live_scale, engine.memory, memory_gain, engine.vitality,
             engine.coarse_taps[0] + engine.coarse_taps[1], shadow,
             self._glow, self._background, gains, self._glow_taps + self._gain_taps,
             np.float32(pal.exposure * exposure), pal.grade_vector(), self._lut, self._small,

@@ -21,7 +21,7 @@ def _shade(c0, c1, c2, v, t0, t1, t2):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def shaded_half(live, memory, memory_gain, vitality, taps_x, taps_y, shadow, out):
+def shaded_half(live, live_scale, memory, memory_gain, vitality, taps_x, taps_y, shadow, out):
     """Half-resolution shaded light (2×2 box of live + memory, then shading): the bloom's input.
 
     Shading is linear in the light for a given vitality, and vitality is smooth, so shading
@@ -39,15 +39,15 @@ def shaded_half(live, memory, memory_gain, vitality, taps_x, taps_y, shadow, out
         for x in range(ow):
             xa = min(2 * x, w - 1)
             xb = min(2 * x + 1, w - 1)
-            c0 = 0.25 * (live[ya, xa, 0] + live[ya, xb, 0] + live[yb, xa, 0] + live[yb, xb, 0]
-                         + memory_gain * (memory[ya, xa, 0] + memory[ya, xb, 0]
-                                          + memory[yb, xa, 0] + memory[yb, xb, 0]))
-            c1 = 0.25 * (live[ya, xa, 1] + live[ya, xb, 1] + live[yb, xa, 1] + live[yb, xb, 1]
-                         + memory_gain * (memory[ya, xa, 1] + memory[ya, xb, 1]
-                                          + memory[yb, xa, 1] + memory[yb, xb, 1]))
-            c2 = 0.25 * (live[ya, xa, 2] + live[ya, xb, 2] + live[yb, xa, 2] + live[yb, xb, 2]
-                         + memory_gain * (memory[ya, xa, 2] + memory[ya, xb, 2]
-                                          + memory[yb, xa, 2] + memory[yb, xb, 2]))
+            l0 = live[ya, xa, 0] + live[ya, xb, 0] + live[yb, xa, 0] + live[yb, xb, 0]
+            m0 = memory[ya, xa, 0] + memory[ya, xb, 0] + memory[yb, xa, 0] + memory[yb, xb, 0]
+            c0 = 0.25 * (live_scale * l0 + memory_gain * m0)
+            l1 = live[ya, xa, 1] + live[ya, xb, 1] + live[yb, xa, 1] + live[yb, xb, 1]
+            m1 = memory[ya, xa, 1] + memory[ya, xb, 1] + memory[yb, xa, 1] + memory[yb, xb, 1]
+            c1 = 0.25 * (live_scale * l1 + memory_gain * m1)
+            l2 = live[ya, xa, 2] + live[ya, xb, 2] + live[yb, xa, 2] + live[yb, xb, 2]
+            m2 = memory[ya, xa, 2] + memory[ya, xb, 2] + memory[yb, xa, 2] + memory[yb, xb, 2]
+            c2 = 0.25 * (live_scale * l2 + memory_gain * m2)
             v = vrow[x0[x]] + (vrow[x1[x]] - vrow[x0[x]]) * wx[x]
             s0, s1, s2 = _shade(c0, c1, c2, v, shadow[0], shadow[1], shadow[2])
             out[y, x, 0] = s0
@@ -137,8 +137,8 @@ def combine_glow(tight, wide, wide_taps, k_tight, k_wide, out):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def tonemap(live, memory, memory_gain, vitality, vtaps, shadow, glow, background, gains, taps,
-            exposure, grade, lut, out):
+def tonemap(live, live_scale, memory, memory_gain, vitality, vtaps, shadow, glow, background,
+            gains, taps, exposure, grade, lut, out):
     """Shaded light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
 
     `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting),
@@ -174,9 +174,9 @@ def tonemap(live, memory, memory_gain, vitality, vtaps, shadow, glow, background
             g = grow[gx0[x]] + (grow[gx1[x]] - grow[gx0[x]]) * gwx[x]  # flash-limiter gain
             vit = vrow[vx0[x]] + (vrow[vx1[x]] - vrow[vx0[x]]) * vwx[x]
             d0, d1, d2 = _shade(
-                live[y, x, 0] + memory_gain * memory[y, x, 0],
-                live[y, x, 1] + memory_gain * memory[y, x, 1],
-                live[y, x, 2] + memory_gain * memory[y, x, 2],
+                live[y, x, 0] * live_scale + memory_gain * memory[y, x, 0],
+                live[y, x, 1] * live_scale + memory_gain * memory[y, x, 1],
+                live[y, x, 2] * live_scale + memory_gain * memory[y, x, 2],
                 vit, t0, t1, t2,
             )
             v0 = d0 + arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa
