@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "video",
     "play",
     "demo",
+    "run",
+    "validate",
 )
 
 

@@ -58,7 +58,10 @@ def render_still(
 
 @click.command("still")
 @click.argument("source")
-@click.option("--at", "at", type=TIME, required=True, help="Moment to render: seconds or m:ss.")
+@click.option("--at", "at", type=TIME, default=None, help="Moment to render: seconds or m:ss.")
+@click.option("--exposure", "exposure", default=None, metavar="START:END",
+              help="Instead of one moment, the permanent mural: a long exposure of the span "
+                   "(\"session\", \"1:05..3:00\", \"65:180\"); --size defaults to 7680x4320.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="PNG file to write.")
 @size_option()
@@ -66,13 +69,40 @@ def render_still(
 @palette_option
 @strict_option
 @unsafe_option
+@click.pass_context
 @friendly
-def command(source, at, output, size, seed, palette, strict, unsafe) -> None:
+def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsafe) -> None:
     """Render the mural at one moment of SOURCE as a PNG.
 
     The simulation fast-forwards to the moment without compositing the frames on the way,
     so a still an hour into a recording takes a small fraction of an hour.
     """
+    if (at is None) == (exposure is None):
+        raise click.UsageError("give either --at TIME or --exposure START:END")
+    if exposure is not None:
+        _exposure(ctx, source, exposure, output, size, seed, palette, strict)
+        return
     path = render_still(source, at, output, size=size, seed=seed, palette=palette, strict=strict,
                         safety=safety_from_flag(unsafe))
     click.echo(f"wrote {path} ({size[0]}x{size[1]}, t={at:g}s, seed {seed}, palette {palette})")
+
+
+def _exposure(ctx, source, span, output, size, seed, palette, strict) -> None:
+    """`--exposure`: the long exposure of a span (mural.exposure), written as a PNG."""
+    from mural.exposure import DEFAULT_POSTER, ExposureError, render_exposure
+    from mural.session import parse_range
+
+    try:
+        start, end = parse_range(span)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--exposure") from None
+    if ctx.get_parameter_source("size") == click.core.ParameterSource.DEFAULT:
+        size = DEFAULT_POSTER
+    stream = load_offline(source, strict=strict, on_problem=warn_problem)
+    try:
+        result = render_exposure(stream.events, output, start=start, end=end, size=size,
+                                 seed=seed, palette=palette, force=True,
+                                 metadata={"mural:source": source})
+    except ExposureError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(result.summary())

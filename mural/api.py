@@ -1,0 +1,231 @@
+"""The Python API: streams, murals, stills, videos, exposures and sessions, as the CLI makes them.
+
+```python
+import mural
+
+stream = (mural.StreamBuilder()
+          .emotion(0.0, "ana", emotion="joy", intensity=0.8, x=0.3, y=0.5)
+          .signal(4.0, 0.0)            # the network goes dark ...
+          .marker(6.0, "recovery")
+          .signal(6.0, 1.0)            # ... and comes back
+          .build())
+m = mural.mural(stream, size=(640, 360), seed=7, palette="lagoon")
+frame = m.frame_at(5.0)               # HxWx3 uint8, the same pixels `mural still` writes
+mural.to_image(frame).save("at5s.png")
+mural.render_video(stream, "clip.mp4", size=(640, 360), end=8)
+mural.render_exposure(stream, "poster.png", size=(3840, 2160))
+mural.run_session("examples/festival_night.toml", size=(320, 180), force=True)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mural.engine.engine import Personal
+from mural.events import Event, Header, Stream, event_from_dict, write_stream
+from mural.export import ExportResult
+from mural.exposure import ExposureResult
+from mural.render.palette import Palette
+from mural.runtime import Mural
+from mural.session import Overrides, Plan, RunResult, load_session
+from mural.session import run_session as _run_session
+
+StreamLike = Stream | Iterable[Event] | str | Path
+People = Mapping[str, Personal] | str | Path | None
+
+
+def open_stream(uri_or_path: str | Path, strict: bool = False) -> Stream:
+    """A recording (.jsonl/.csv) or `sim:NAME[?...]` as a whole Stream (bad lines skipped and
+    listed in `.problems`, or StreamError at the first one with `strict`)."""
+    from mural.sources.offline import load_offline
+
+    return load_offline(str(uri_or_path), strict=strict)
+
+
+class StreamBuilder:
+    """Build a stream in code; every event is validated as a recorded line would be.
+
+    Methods return the builder, so calls chain; `build()` gives a time-sorted Stream and
+    `save(path)` writes it as JSON lines or CSV (by suffix).
+    """
+
+    def __init__(self, **header: Any) -> None:
+        self.events: list[Event] = []
+        self.header = Header(meta=dict(header)) if header else None
+
+    def _add(self, record: dict[str, Any]) -> StreamBuilder:
+        event = event_from_dict({k: v for k, v in record.items() if v is not None})
+        assert not isinstance(event, Header)
+        self.events.append(event)
+        return self
+
+    def emotion(self, t: float, participant: str, emotion: str | None = None, *,
+                intensity: float = 1.0, valence: float | None = None,
+                arousal: float | None = None, x: float | None = None, y: float | None = None,
+                heart_rate: float | None = None) -> StreamBuilder:
+        """An expression: a label (joy, calm, awe ...) and/or a circumplex point."""
+        return self._add({"t": t, "participant": participant, "emotion": emotion,
+                          "intensity": intensity, "valence": valence, "arousal": arousal,
+                          "x": x, "y": y, "heart_rate": heart_rate})
+
+    def va(self, t: float, participant: str, valence: float, arousal: float, *,
+           intensity: float = 1.0, x: float | None = None, y: float | None = None,
+           heart_rate: float | None = None) -> StreamBuilder:
+        """An expression given only as valence (-1..1) and arousal (0..1)."""
+        return self.emotion(t, participant, intensity=intensity, valence=valence,
+                            arousal=arousal, x=x, y=y, heart_rate=heart_rate)
+
+    def signal(self, t: float, level: float, participant: str | None = None) -> StreamBuilder:
+        """Sensor health 0..1, network-wide or for one participant (0 = blackout)."""
+        return self._add({"t": t, "type": "signal", "level": level, "participant": participant})
+
+    def marker(self, t: float, name: str) -> StreamBuilder:
+        """A named moment (session cues can wait for it)."""
+        return self._add({"t": t, "type": "marker", "name": name})
+
+    def build(self) -> Stream:
+        return Stream(list(self.events), self.header, source="StreamBuilder")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the stream (.jsonl or .csv); open_stream(path) gives the same events back."""
+        write_stream(path, self.build().events, self.header)
+        return Path(path)
+
+
+def _events(source: StreamLike) -> list[Event]:
+    if isinstance(source, str | Path):
+        return open_stream(source).events
+    if isinstance(source, Stream):
+        return source.events
+    return list(source)
+
+
+def _people(participants: People) -> dict[str, Personal]:
+    if participants is None:
+        return {}
+    if isinstance(participants, str | Path):
+        from mural.participants import load_participants
+
+        return load_participants(participants)
+    return dict(participants)
+
+
+def mural(stream_or_events: StreamLike = (), *, size: tuple[int, int] = (1280, 720),
+          seed: int = 0, palette: Palette | str = "abyss", participants: People = None) -> Mural:
+    """A Mural over a stream (a Stream, events, or a path/SOURCE string).
+
+    Seek with `advance_to(t)` (simulation only), take frames with `frame_at(t)` (numpy
+    HxWx3 uint8), `push(events)` to add more, `set_palette(name, fade=s)` to regrade.
+    `participants` is {id: Personal} or a participants .toml file.
+    """
+    return Mural(_events(stream_or_events), size=size, seed=seed, palette=palette,
+                 personal=_people(participants))
+
+
+def to_image(frame: np.ndarray) -> Image.Image:
+    """A frame as a PIL image (copy it first if the mural will render again)."""
+    return Image.fromarray(np.ascontiguousarray(frame), "RGB")
+
+
+def render_still(source: StreamLike, at: float, output: str | Path | None = None, *,
+                 size: tuple[int, int] = (1920, 1080), seed: int = 0,
+                 palette: Palette | str = "abyss", participants: People = None) -> np.ndarray:
+    """The frame at `at` seconds (what `mural still` writes); saved as PNG when `output` is
+    given, with the same provenance chunks."""
+    from mural import __version__
+    from mural.render.palette import load_palette
+    from mural.sinks.png import save_png
+
+    pal = load_palette(palette)
+    frame = mural(source, size=size, seed=seed, palette=pal,
+                  participants=participants).frame_at(at)
+    if output is not None:
+        save_png(output, frame, {
+            "Software": f"Lumina Mural {__version__}",
+            "mural:source": str(source) if isinstance(source, str | Path) else "api",
+            "mural:time": f"{at:g}", "mural:seed": seed, "mural:palette": pal.name,
+            "mural:size": f"{size[0]}x{size[1]}",
+        })
+    return frame
+
+
+def render_video(source: StreamLike, output: str | Path, *, fps: float = 30,
+                 size: tuple[int, int] = (1280, 720), start: float = 0.0,
+                 end: float | None = None, seed: int = 0, palette: str = "abyss",
+                 speed: float = 1.0, crf: int = 20, force: bool = False, quiet: bool = True,
+                 participants: People = None) -> ExportResult | RunResult:
+    """Render a span frame-exactly into .mp4/.webm/.gif or a frames folder (`mural video`).
+
+    A SOURCE string goes straight to `mural.export.export_video`; streams built in code (or
+    personal colours) go through the session renderer, which makes the same frames.
+    Returns what was written (ExportResult or RunResult).
+    """
+    if isinstance(source, str | Path) and participants is None:
+        from mural.export import export_video
+
+        return export_video(str(source), output, fps=fps, size=size, start=start, end=end,
+                            seed=seed, palette=palette, speed=speed, crf=crf, force=force,
+                            quiet=quiet)
+    from mural.session import MuralSettings, Output, Session, render_plan
+
+    events = _events(source)
+    duration = max((e.t for e in events), default=0.0)
+    stop = duration if end is None else end
+    out = Output("video", str(output), start=start, end=stop, fps=fps, size=size, speed=speed,
+                 crf=crf)
+    session = Session(Path("api"), MuralSettings(size=size, fps=fps, seed=seed, palette=palette),
+                      (), None, (), (out,))
+    plan = Plan(session, sorted(events, key=lambda e: e.t), duration, {}, [], [out],
+                _people(participants))
+    return render_plan(plan, force=force, quiet=quiet)
+
+
+def render_exposure(source: StreamLike, output: str | Path | None, *, start: float = 0.0,
+                    end: float | None = None, size: tuple[int, int] = (7680, 4320),
+                    seed: int = 0, palette: Palette | str = "abyss",
+                    participants: People = None, force: bool = False,
+                    **options: Any) -> ExposureResult:
+    """The permanent mural: a long exposure of [start, end] as one PNG (or, with
+    output=None, an array in the result). See mural.exposure.render_exposure for options."""
+    from mural.exposure import render_exposure as expose
+
+    return expose(_events(source), output, start=start, end=end, size=size, seed=seed,
+                  palette=palette, personal=_people(participants), force=force,
+                  metadata={"mural:source": str(source) if isinstance(source, str | Path)
+                            else "api"}, **options)
+
+
+def open_session(path: str | Path, **overrides: Any) -> Plan:
+    """A session file parsed and checked (SessionError lists every problem with its line).
+
+    Keyword overrides as on the command line: size, seed, fps, palette, poster_size, until.
+    Outputs that already exist are accepted here; `run_session` refuses them unless forced.
+    """
+    return load_session(path, overrides=Overrides(**overrides))
+
+
+def run_session(path: str | Path, *, force: bool = False, quiet: bool = True,
+                strict: bool = False, **overrides: Any) -> RunResult:
+    """Run a session file as `mural run` does (same checks first; nothing is rendered if any
+    fails). Overrides: size, seed, fps, palette, poster_size, until."""
+    return _run_session(path, overrides=Overrides(**overrides), force=force, quiet=quiet,
+                        strict=strict)
+
+
+__all__ = [
+    "StreamBuilder",
+    "mural",
+    "open_session",
+    "open_stream",
+    "render_exposure",
+    "render_still",
+    "render_video",
+    "run_session",
+    "to_image",
+]
