@@ -207,6 +207,8 @@ class Player:
         autosave: str | Path | None = None,
         autosave_every: float = AUTOSAVE_EVERY,
         resume: str | Path | None = None,
+        record: str | Path | None = None,
+        record_force: bool = False,
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -225,6 +227,12 @@ class Player:
         self.stills_dir = Path(stills_dir)
         self.palette = load_palette(palette)
         self._t0 = clock()
+        self.recorder = None
+        if record is not None:  # opened first: a bad path fails before any port is bound
+            from mural.events.recorder import StreamRecorder
+
+            self.recorder = StreamRecorder(record, force=record_force,
+                                           header={"recorded_by": "mural play"})
         self.sources = self._open(sources, strict)
         replays = [s for s in self.sources if not s.live]
         lives = [s for s in self.sources if s.live]
@@ -399,6 +407,9 @@ class Player:
     def _push(self, events: list[Event]) -> None:
         if events:
             self.mural.push(events)
+            if self.recorder is not None:  # on the mural's timeline: the file replays the show
+                self.recorder.write_many(events)
+                self.recorder.sync_if_due()
             self._last_push_t = max(self._last_push_t, events[-1].t)
 
     def _feed(self, now: float) -> None:
@@ -677,6 +688,8 @@ class Player:
             self.autosave = None  # closing twice saves once
         for source in self.sources:
             source.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     def __enter__(self) -> Player:
         return self
@@ -713,6 +726,8 @@ def play_session(
     autosave: str | Path | None = None,
     autosave_every: float = 30.0,
     resume: str | Path | None = None,
+    record: str | Path | None = None,
+    record_force: bool = False,
 ) -> PlayStats:
     """Open a window (DisplayUnavailable if there is none), play, close; the `mural play` core."""
     from mural.sinks.display import Display
@@ -723,6 +738,7 @@ def play_session(
             sources, window, size=size, fps=fps, palette=palette, seed=seed, speed=speed,
             loop=loop, duration=duration, hud=hud, strict=strict, safety=safety,
             autosave=autosave, autosave_every=autosave_every, resume=resume,
+            record=record, record_force=record_force,
         ) as player:
             return player.run()
     finally:

@@ -597,3 +597,21 @@ def test_closing_saves_and_a_corrupt_state_is_a_clear_error(tmp_path):
     state.write_bytes(state.read_bytes()[:100])
     with pytest.raises(StateError, match="corrupt"):
         make_player(resume=state)
+
+
+def test_play_with_record_writes_a_file_that_replays_the_show(tmp_path):
+    from mural.events import read_stream
+
+    out = tmp_path / "show.jsonl"
+    player, _, clock = make_player(record=out)
+    play_for(player, clock, 6.0)
+    player.inject("joy", (0.2, 0.8))
+    play_for(player, clock, 1.0)
+    player.close()
+    stream = read_stream(out, strict=True)
+    assert stream.header is not None
+    assert any(getattr(e, "participant", None) == MANUAL for e in stream.events)
+    original = load_offline(FESTIVAL).events
+    played = [e for e in stream.events if getattr(e, "participant", None) != MANUAL]
+    assert played == [e for e in original if e.t <= 7.0][: len(played)]
+    assert len(played) > 20

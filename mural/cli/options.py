@@ -76,11 +76,13 @@ TIME = TimeType()
 def user_errors():
     """Exceptions that mean bad input, not a bug: shown as one clean line, never a traceback."""
     from mural.events import EventError, StreamError
+    from mural.events.recorder import RecorderError
     from mural.render.palette import PaletteError
     from mural.sources import SourceError
     from mural.state import StateError
 
-    return (StreamError, SourceError, PaletteError, EventError, FileExistsError, StateError)
+    return (StreamError, SourceError, PaletteError, EventError, FileExistsError, StateError,
+            RecorderError)
 
 
 def friendly(func):

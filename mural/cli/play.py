@@ -60,11 +60,14 @@ Hotkeys:
 @click.option("--no-autosave", is_flag=True, help="Do not save the state.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None,
               help="Continue from a saved state (after a crash or power loss).")
+@click.option("--record", "record", type=click.Path(dir_okay=False), default=None,
+              help="Record every event played (sources and manual input) to a .jsonl file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --record file.")
 @strict_option
 @unsafe_option
 @friendly
 def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop, duration, hud,
-            state, autosave_every, no_autosave, resume, strict, unsafe) -> None:
+            state, autosave_every, no_autosave, resume, record, force, strict, unsafe) -> None:
     from mural.player import play_session
     from mural.sinks.display import DisplayUnavailable
 
@@ -74,7 +77,7 @@ def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop,
             palette=palette, seed=seed, speed=speed, loop=loop, duration=duration, hud=hud,
             strict=strict, safety=safety_from_flag(unsafe),
             autosave=None if no_autosave else state, autosave_every=autosave_every,
-            resume=resume,
+            resume=resume, record=record, record_force=force,
         )
     except DisplayUnavailable as exc:
         raise click.ClickException(f"cannot open a window: {exc}; {NO_DISPLAY_HINT}") from None

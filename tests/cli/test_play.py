@@ -87,3 +87,15 @@ def test_switching_the_limiter_off_is_loud():
                  "--unsafe-disable-flash-limiter")
     assert result.exit_code == 0, result.output
     assert "flash limiter is OFF" in result.output
+
+
+def test_play_record_refuses_to_overwrite_without_force(tmp_path):
+    from click.testing import CliRunner
+
+    from mural.cli import main
+
+    existing = tmp_path / "rec.jsonl"
+    existing.write_text("")
+    result = CliRunner().invoke(main, ["play", "sim:calm?duration=5", "--record", str(existing),
+                                       "--duration", "1", "--size", "96x54", "--no-autosave"])
+    assert result.exit_code != 0 and "already exists" in result.output
