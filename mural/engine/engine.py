@@ -267,8 +267,7 @@ class Engine:
     def _step(self) -> None:
         cfg, dt = self.config, self.dt
         t = self.t
-        clock = time.perf_counter
-        start = clock()
+        start = time.perf_counter()
         self._update_participants(t, dt)
         self._spawn()
         self.flow.advance_to(t + dt)

@@ -348,31 +348,6 @@ def update_light_and_memory(
 
 
 @njit(cache=True)
-def block_mean(src, out, cell):
-    """Average (H, W, 3) into (gy, gx, 3) cells of cell×cell pixels (edges partial)."""
-    gy, gx = out.shape[0], out.shape[1]
-    h, w = src.shape[0], src.shape[1]
-    for j in range(gy):
-        y0 = j * cell
-        y1 = min(h, y0 + cell)
-        for i in range(gx):
-            x0 = i * cell
-            x1 = min(w, x0 + cell)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            for y in range(y0, y1):
-                for x in range(x0, x1):
-                    s0 += src[y, x, 0]
-                    s1 += src[y, x, 1]
-                    s2 += src[y, x, 2]
-            n = max(1, (y1 - y0) * (x1 - x0))
-            out[j, i, 0] = s0 / n
-            out[j, i, 1] = s1 / n
-            out[j, i, 2] = s2 / n
-
-
-@njit(cache=True)
 def update_shadow_fields(
     vitality,
     vit_next,
