@@ -155,7 +155,7 @@ class PlayStats:
         line = (
             f"played {self.frames} frames in {self.seconds:.1f}s ({self.fps:.1f} fps); events: "
             f"{s.accepted + self.manual} accepted ({self.manual} manual), "
-            f"{s.rejected + s.malformed} rejected"
+            f"{s.rejected} rejected (invalid), {s.malformed} malformed (unparseable)"
         )
         if s.dropped:
             line += f", {s.dropped} dropped by flood control"

@@ -26,7 +26,7 @@ def test_a_short_session_prints_a_summary():
     assert line.startswith("played ") and " fps" in line
     frames = int(line.split()[1])
     assert frames >= 3
-    assert f"{2313} accepted (0 manual), 0 rejected" in line
+    assert f"{2313} accepted (0 manual), 0 rejected (invalid), 0 malformed" in line
 
 
 def test_several_sources_merge(tmp_path):
@@ -37,10 +37,11 @@ def test_several_sources_merge(tmp_path):
 
 
 def test_stdin_is_a_live_source():
-    lines = '{"participant": "a", "emotion": "joy"}\nnot json\n'
+    lines = ('{"participant": "a", "emotion": "joy"}\nnot json\n'
+             '{"participant": "b", "emotion": "glee"}\n')
     result = run("-", "--size", "160x90", "--duration", "0.5", input=lines)
     assert result.exit_code == 0, result.output
-    assert "1 accepted (0 manual), 1 rejected" in result.output
+    assert "1 accepted (0 manual), 1 rejected (invalid), 1 malformed" in result.output
 
 
 def test_help_lists_the_hotkeys():
