@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from mural import __version__
+from mural.colourspace import srgb_encode_lut
 from mural.engine.engine import Engine, EngineConfig, Personal
 from mural.engine.kernels import row_of
 from mural.events import Event
@@ -501,9 +502,7 @@ class _Composer:
         self.exposure = palette.exposure * look.exposure
         self.saturation = palette.saturation * look.saturation
         self.lift = palette.lift
-        lin = np.linspace(0.0, 1.0, 4096)
-        srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
-        self.lut = np.round(srgb * 255).astype(np.uint8)
+        self.lut = srgb_encode_lut()
 
     def compose(self, band: _Band, image: np.ndarray) -> None:
         r0, r1 = band.rows

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mural.colourspace import srgb_to_linear
 from mural.engine.colour import wavelength_to_linear_rgb
 from mural.engine.engine import PATTERNS, Personal
 from mural.events.model import MAX_PARTICIPANT_LEN
@@ -58,7 +59,7 @@ def hex_to_linear(text: str) -> tuple[float, float, float]:
     if len(s) != 6 or any(c not in "0123456789abcdefABCDEF" for c in s):
         raise ValueError(f"a colour must look like \"#84f8ca\", got {text!r}")
     srgb = np.array([int(s[i : i + 2], 16) / 255 for i in (0, 2, 4)])
-    lin = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    lin = srgb_to_linear(srgb)
     top = float(lin.max())
     if top < 1e-3:
         raise ValueError(f"colour {text!r} is black: a personal light needs some colour")

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from mural.colourspace import to_hex
 from mural.events.vocabulary import EMOTIONS
 
 
@@ -88,7 +89,6 @@ def describe_mapping() -> list[dict[str, object]]:
     rows = []
     for anchor in EMOTIONS.values():
         rgb = emotion_colour(anchor.valence, anchor.arousal, anchor.name)
-        srgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
         rows.append(
             {
                 "emotion": anchor.name,
@@ -96,7 +96,7 @@ def describe_mapping() -> list[dict[str, object]]:
                 "arousal": anchor.arousal,
                 "wavelength_nm": anchor.wavelength_nm,
                 "light": anchor.light_source,
-                "srgb_hex": "#" + "".join(f"{round(float(c) * 255):02x}" for c in srgb),
+                "srgb_hex": to_hex(rgb),
             }
         )
     return rows

@@ -7,16 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mural.colourspace import linear_to_srgb, srgb_encode_lut, srgb_to_linear
 from mural.engine.engine import COARSE_CELL, Engine
 from mural.engine.kernels import axis_taps, thread_budget, threads_for
 from mural.render import kernels
-from mural.render.palette import Palette, load_palette, srgb_to_linear
-
-
-def _srgb_lut(size: int = 4096) -> np.ndarray:
-    lin = np.linspace(0.0, 1.0, size)
-    srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
-    return np.round(srgb * 255).astype(np.uint8)
+from mural.render.palette import Palette, load_palette
 
 
 @dataclass
@@ -40,7 +35,7 @@ class Compositor:
     def __init__(self, size: tuple[int, int], palette: Palette | str | None = None) -> None:
         self.size = size
         self.palette = load_palette(palette) if not isinstance(palette, Palette) else palette
-        self._lut = _srgb_lut()
+        self._lut = srgb_encode_lut()
         self._to_linear = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
         self._shape: tuple[int, int] | None = None
         self.times: StageTimes | None = None
@@ -195,11 +190,6 @@ class Compositor:
 def head_strength(palette: Palette, exposure: float) -> float:
     """Brightness of the crisp heads (they are drawn after the curve, so exposure scales them)."""
     return palette.head_strength * palette.exposure * exposure * 0.7
-
-
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
-    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
 
 
 __all__ = ["Compositor", "StageTimes", "linear_to_srgb", "srgb_to_linear"]

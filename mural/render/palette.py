@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import mural
+from mural.colourspace import srgb_to_linear, to_hex
 
 DEFAULT_PALETTE = "abyss"
 
@@ -24,11 +25,6 @@ def assets_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise PaletteError("the mural's assets folder is missing from this installation")
-
-
-def srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
 def _hex(text: str, key: str, source: str) -> tuple[float, float, float]:
@@ -79,8 +75,7 @@ class Palette:
                 values[f.name] = a + (b - a) * amount
             else:
                 lin = self.colour(f.name) + (other.colour(f.name) - self.colour(f.name)) * amount
-                srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
-                values[f.name] = "#" + "".join(f"{round(float(c) * 255):02x}" for c in srgb)
+                values[f.name] = to_hex(lin)
         return Palette(**values)
 
     def grade_vector(self) -> np.ndarray:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from mural.colourspace import linear_to_srgb as _linear_to_srgb_f64
+from mural.colourspace import srgb_to_linear as _srgb_to_linear_f64
+
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 """Rec. 709 / WCAG relative-luminance weights for linear R, G, B."""
 
@@ -14,21 +17,12 @@ RED_RATIO_FLOOR = 0.65
 """Below this ratio the red measure is 0; between it and 0.8 it ramps up (see red_measure)."""
 
 
-def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
-    v = np.clip(v, 0.0, 1.0)
-    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
-
-
-SRGB_TO_LINEAR = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+SRGB_TO_LINEAR = _srgb_to_linear_f64(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 """256-entry table: sRGB byte -> linear light 0..1 (float32)."""
 
 _INV_STEPS = 65535
 _LINEAR_TO_SRGB = np.round(
-    _linear_to_srgb(np.arange(_INV_STEPS + 1, dtype=np.float64) / _INV_STEPS) * 255.0
+    _linear_to_srgb_f64(np.arange(_INV_STEPS + 1, dtype=np.float64) / _INV_STEPS) * 255.0
 ).astype(np.uint8)
 _RED_EXCESS = np.array([1.0, -1.0, -1.0], dtype=np.float32)
 SRGB_TO_LINEAR_SCALED = SRGB_TO_LINEAR * np.float32(_INV_STEPS)
