@@ -65,7 +65,9 @@ class Compositor:
         self._eighth = np.zeros((h3, w3, 3), np.float32)
         self._eighth_tmp = np.zeros_like(self._eighth)
         self._glow2 = np.zeros_like(self._eighth)
-        self._glow = np.zeros_like(self._quarter)
+        self._glow = np.zeros((h2, fw, 3), np.float32)  # the bloom, widened to the field
+        self._vitality_wide = np.zeros((0, fw), np.float32)  # sized on first use
+        self._glow_rows = axis_taps(fh, h2)
         self._small = np.zeros((fh, fw, 3), np.uint8)
         width, height = self.size
         self._out = np.zeros((height, width, 3), np.uint8)
@@ -77,11 +79,23 @@ class Compositor:
         self._sigma2 = kernels.gaussian_weights(max(1.0, 4.5 * scale))
         self._background = self._make_background()
         self._ones = np.ones((2, 2), np.float32)
-        self._glow_taps = (*axis_taps(fw, w2), *axis_taps(fh, h2))
-        self._wide_taps = (*axis_taps(w2, w3), *axis_taps(h2, h3))
-        self._gain_taps: tuple = ()
+        self._bloom_taps = (*axis_taps(fw, w2), *axis_taps(fw, w3), *axis_taps(h2, h3))
+        self._gains_wide = np.ones((2, fw), np.float32)
+        self._gain_rows: tuple = ()
         self._gain_shape: tuple[int, ...] = ()
         self._vit_key: tuple[int, ...] = ()
+
+    def _widened_gains(self) -> np.ndarray:
+        """The flash limiter's gain grid widened to the field (ones when nothing limits)."""
+        gains = self.gains if self.gains is not None else self._ones
+        fh, fw = self._shape
+        if self._gain_shape != gains.shape:
+            self._gain_shape = gains.shape
+            self._gains_wide = np.ones((gains.shape[0], fw), np.float32)
+            self._gain_columns = axis_taps(fw, gains.shape[1])
+            self._gain_rows = axis_taps(fh, gains.shape[0])
+        kernels.widen_grid(gains, *self._gain_columns, self._gains_wide)
+        return self._gains_wide
 
     def _half_vitality_taps(self, engine: Engine) -> tuple:
         gy, gx = engine.vitality.shape
@@ -148,20 +162,19 @@ class Compositor:
         kernels.downsample2(self._quarter, self._eighth)
         kernels.blur_rows(self._eighth, self._eighth_tmp, self._sigma2)
         kernels.blur_cols(self._eighth_tmp, self._glow2, self._sigma2)
-        kernels.combine_glow(self._glow1, self._glow2, self._wide_taps, np.float32(pal.bloom),
+        kernels.combine_glow(self._glow1, self._glow2, self._bloom_taps, np.float32(pal.bloom),
                              np.float32(pal.bloom_wide), self._glow)
         start = self._tick("glow", start)
 
-        gains = self.gains if self.gains is not None else self._ones
-        if len(self._gain_taps) != 6 or self._gain_shape != gains.shape:
-            fh, fw = self._shape
-            self._gain_taps = (*axis_taps(fw, gains.shape[1]), *axis_taps(fh, gains.shape[0]))
-            self._gain_shape = gains.shape
+        if self._vitality_wide.shape[0] != engine.vitality.shape[0]:
+            self._vitality_wide = np.zeros((engine.vitality.shape[0], self._shape[1]), np.float32)
+        kernels.widen_grid(engine.vitality, *engine.coarse_taps[0], self._vitality_wide)
+        gains = self._widened_gains()
         kernels.tonemap(
-            engine.live, live_scale, engine.memory, memory_gain, engine.vitality,
-            engine.coarse_taps[0] + engine.coarse_taps[1], shadow,
-            self._glow, self._background, gains, self._glow_taps + self._gain_taps,
-            np.float32(pal.exposure * exposure), pal.grade_vector(), self._lut, self._small,
+            engine.live, live_scale, engine.memory, memory_gain, self._vitality_wide, self._glow,
+            gains, engine.coarse_taps[1] + self._glow_rows + self._gain_rows, shadow,
+            self._background, np.float32(pal.exposure * exposure), pal.grade_vector(), self._lut,
+            self._small,
         )
         frame = self._out if out is None else out
         if frame.shape[:2] == self._small.shape[:2]:
@@ -169,7 +182,10 @@ class Compositor:
         else:
             x0, x1, wx = self._taps_x
             y0, y1, wy = self._taps_y
-            kernels.widen_rows(self._small, self._wide, x0, x1, wx)
+            if frame.shape[1] == 2 * self._small.shape[1]:
+                kernels.widen_rows_2x(self._small, self._wide)
+            else:
+                kernels.widen_rows(self._small, self._wide, x0, x1, wx)
             kernels.blend_rows(self._wide, frame, y0, y1, wy)
         start = self._tick("tonemap", start)
 

@@ -14,10 +14,21 @@ def _shade(c0, c1, c2, v, t0, t1, t2):
 
     Shadow keeps the light's form (its luminance) but loses its colour and most of its
     brightness, so a blackout reads as a memory of the mural rather than a dead screen.
+    Float32 constants keep float32 inputs in float32 (8 SIMD lanes in the tone map).
     """
-    form = 0.6 * (0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2) + 0.4 * max(c0, max(c1, c2))
+    f32 = np.float32
+    form = f32(0.6) * (f32(0.2126) * c0 + f32(0.7152) * c1 + f32(0.0722) * c2) + f32(0.4) * max(
+        c0, max(c1, c2))
     return (form * t0 + (c0 - form * t0) * v, form * t1 + (c1 - form * t1) * v,
             form * t2 + (c2 - form * t2) * v)
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _aces(x):
+    """Narkowicz's ACES filmic fit: soft shoulder, highlights roll off toward white."""
+    f32 = np.float32
+    return min(f32(1.0), max(f32(0.0), (x * (f32(2.51) * x + f32(0.03)))
+                             / (x * (f32(2.43) * x + f32(0.59)) + f32(0.14))))
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -113,17 +124,16 @@ def blur_cols(src, out, weights):
             out[y, x, 2] = a2
 
 
-@njit(cache=True, fastmath=True)
-def _aces(x):
-    """Narkowicz's ACES filmic fit: soft shoulder, highlights roll off toward white."""
-    return min(1.0, max(0.0, (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14)))
-
-
 @njit(cache=True, parallel=True, fastmath=True)
-def combine_glow(tight, wide, wide_taps, k_tight, k_wide, out):
-    """out = k_tight·tight + k_wide·upsample(wide): one bloom layer for the tone map to read."""
-    h, w = tight.shape[0], tight.shape[1]
-    x0, x1, wx, y0, y1, wy = wide_taps
+def combine_glow(tight, wide, taps, k_tight, k_wide, out):
+    """out = k_tight·tight + k_wide·upsample(wide), widened to the field's width.
+
+    Both bloom layers are resampled across here, once per glow row, so the tone map only blends
+    two of these rows per pixel row: contiguous reads it can vectorise.
+    `taps`: x taps onto `tight`, x taps onto `wide`, y taps from `tight`'s rows onto `wide`.
+    """
+    h, w = out.shape[0], out.shape[1]
+    tx0, tx1, twx, x0, x1, wx, y0, y1, wy = taps
     for y in prange(h):
         row = np.empty((wide.shape[1], 3), np.float32)
         row_of3(wide, y0[y], y1[y], wy[y], row)
@@ -131,69 +141,96 @@ def combine_glow(tight, wide, wide_taps, k_tight, k_wide, out):
             a = x0[x]
             b = x1[x]
             f = wx[x]
+            ta = tx0[x]
+            tb = tx1[x]
+            tf = twx[x]
             for c in range(3):
                 wide_c = row[a, c] + (row[b, c] - row[a, c]) * f
-                out[y, x, c] = k_tight * tight[y, x, c] + k_wide * wide_c
+                tight_c = tight[y, ta, c] + (tight[y, tb, c] - tight[y, ta, c]) * tf
+                out[y, x, c] = k_tight * tight_c + k_wide * wide_c
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def tonemap(live, live_scale, memory, memory_gain, vitality, vtaps, shadow, glow, background,
-            gains, taps, exposure, grade, lut, out):
+def widen_grid(grid, x0, x1, wx, out):
+    """Horizontal bilinear resample of a coarse (gy, gx) grid to (gy, width)."""
+    for y in prange(out.shape[0]):
+        for x in range(out.shape[1]):
+            a = grid[y, x0[x]]
+            out[y, x] = a + (grid[y, x1[x]] - a) * wx[x]
+
+
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def tonemap(live, live_scale, memory, memory_gain, vitality, glow, gains, row_taps, shadow,
+            background, exposure, grade, lut, out):
     """Shaded light + bloom + water → exposure → filmic curve → grade → sRGB bytes, per pixel.
 
-    `gains` is the flash limiter's coarse gain grid (ones when nothing needs limiting),
-    applied in linear display light after the curve, as the limiter assumes;
-    `taps` maps pixels onto the glow and the gains (x then y taps for each);
-    `grade` rows: tint (3), saturation, lift (3).
+    `vitality`, `glow` and `gains` (the flash limiter's gain grid, applied in linear display
+    light after the curve, as the limiter assumes) come widened to the field's width, so each
+    pixel row blends two of their rows: `row_taps` holds the (y0, y1, wy) taps of each in turn.
+    The pixel loop reads only contiguous rows and has no branches, so it runs on SIMD lanes;
+    the sRGB table lookup is a separate loop. `grade` rows: tint (3), saturation, lift (3).
     """
     h, w = live.shape[0], live.shape[1]
-    ax0, ax1, awx, ay0, ay1, awy, gx0, gx1, gwx, gy0, gy1, gwy = taps
-    vx0, vx1, vwx, vy0, vy1, vwy = vtaps
-    t0 = shadow[0]
-    t1 = shadow[1]
-    t2 = shadow[2]
+    vy0, vy1, vwy, ay0, ay1, awy, gy0, gy1, gwy = row_taps
+    f32 = np.float32
+    t0 = f32(shadow[0])
+    t1 = f32(shadow[1])
+    t2 = f32(shadow[2])
     n = lut.shape[0] - 1
-    sat = grade[3]
-    k0 = grade[0] * exposure
-    k1 = grade[1] * exposure
-    k2 = grade[2] * exposure
-    l0 = grade[4]
-    l1 = grade[5]
-    l2 = grade[6]
+    top = f32(n)
+    sat = f32(grade[3])
+    k0 = f32(grade[0] * exposure)
+    k1 = f32(grade[1] * exposure)
+    k2 = f32(grade[2] * exposure)
+    # lift then scale to table indices: index = lift·n + graded·(1 - lift)·n
+    b0 = f32(grade[4] * n)
+    b1 = f32(grade[5] * n)
+    b2 = f32(grade[6] * n)
+    m0 = f32((1.0 - grade[4]) * n)
+    m1 = f32((1.0 - grade[5]) * n)
+    m2 = f32((1.0 - grade[6]) * n)
+    ls = f32(live_scale)
+    mg = f32(memory_gain)
     for y in prange(h):
-        arow = np.empty((glow.shape[1], 3), np.float32)
-        grow = np.empty(gains.shape[1], np.float32)
-        vrow = np.empty(vitality.shape[1], np.float32)
-        row_of3(glow, ay0[y], ay1[y], awy[y], arow)
-        row_of(gains, gy0[y], gy1[y], gwy[y], grow)
-        row_of(vitality, vy0[y], vy1[y], vwy[y], vrow)
+        lrow = live[y].reshape(3 * w)
+        mrow = memory[y].reshape(3 * w)
+        brow = background[y].reshape(3 * w)
+        ga = glow[ay0[y]].reshape(3 * w)
+        gb = glow[ay1[y]].reshape(3 * w)
+        fa = awy[y]
+        va = vitality[vy0[y]]
+        vb = vitality[vy1[y]]
+        fv = vwy[y]
+        ka = gains[gy0[y]]
+        kb = gains[gy1[y]]
+        fk = gwy[y]
+        # vitality and gain share one buffer: LLVM vectorises a loop only while its runtime
+        # aliasing checks stay few (seven arrays here; one more and the loop runs scalar)
+        vg = np.empty(2 * w, np.float32)
         for x in range(w):
-            a0 = ax0[x]
-            a1 = ax1[x]
-            fa = awx[x]
-            g = grow[gx0[x]] + (grow[gx1[x]] - grow[gx0[x]]) * gwx[x]  # flash-limiter gain
-            vit = vrow[vx0[x]] + (vrow[vx1[x]] - vrow[vx0[x]]) * vwx[x]
-            d0, d1, d2 = _shade(
-                live[y, x, 0] * live_scale + memory_gain * memory[y, x, 0],
-                live[y, x, 1] * live_scale + memory_gain * memory[y, x, 1],
-                live[y, x, 2] * live_scale + memory_gain * memory[y, x, 2],
-                vit, t0, t1, t2,
-            )
-            v0 = d0 + arow[a0, 0] + (arow[a1, 0] - arow[a0, 0]) * fa
-            v1 = d1 + arow[a0, 1] + (arow[a1, 1] - arow[a0, 1]) * fa
-            v2 = d2 + arow[a0, 2] + (arow[a1, 2] - arow[a0, 2]) * fa
-            c0 = _aces(v0 * k0) * g + background[y, x, 0]
-            c1 = _aces(v1 * k1) * g + background[y, x, 1]
-            c2 = _aces(v2 * k2) * g + background[y, x, 2]
-            lum = 0.2126 * c0 + 0.7152 * c1 + 0.0722 * c2
-            # saturation, lift, then linear → sRGB byte through the LUT (written out: a call
-            # per channel here cost more than the whole rest of the pixel)
-            i0 = int((l0 + (lum + (c0 - lum) * sat) * (1.0 - l0)) * n)
-            i1 = int((l1 + (lum + (c1 - lum) * sat) * (1.0 - l1)) * n)
-            i2 = int((l2 + (lum + (c2 - lum) * sat) * (1.0 - l2)) * n)
-            out[y, x, 0] = lut[min(max(i0, 0), n)]
-            out[y, x, 1] = lut[min(max(i1, 0), n)]
-            out[y, x, 2] = lut[min(max(i2, 0), n)]
+            vg[2 * x] = va[x] + (vb[x] - va[x]) * fv
+            vg[2 * x + 1] = ka[x] + (kb[x] - ka[x]) * fk
+        index = np.empty(3 * w, np.int32)
+        for x in range(w):
+            i = 3 * x
+            g = vg[2 * x + 1]
+            c0 = lrow[i] * ls + mg * mrow[i]
+            c1 = lrow[i + 1] * ls + mg * mrow[i + 1]
+            c2 = lrow[i + 2] * ls + mg * mrow[i + 2]
+            d0, d1, d2 = _shade(c0, c1, c2, vg[2 * x], t0, t1, t2)
+            v0 = (d0 + ga[i] + (gb[i] - ga[i]) * fa) * k0
+            v1 = (d1 + ga[i + 1] + (gb[i + 1] - ga[i + 1]) * fa) * k1
+            v2 = (d2 + ga[i + 2] + (gb[i + 2] - ga[i + 2]) * fa) * k2
+            e0 = _aces(v0) * g + brow[i]
+            e1 = _aces(v1) * g + brow[i + 1]
+            e2 = _aces(v2) * g + brow[i + 2]
+            lum = f32(0.2126) * e0 + f32(0.7152) * e1 + f32(0.0722) * e2
+            index[i] = np.int32(min(max(b0 + (lum + (e0 - lum) * sat) * m0, f32(0.0)), top))
+            index[i + 1] = np.int32(min(max(b1 + (lum + (e1 - lum) * sat) * m1, f32(0.0)), top))
+            index[i + 2] = np.int32(min(max(b2 + (lum + (e2 - lum) * sat) * m2, f32(0.0)), top))
+        orow = out[y].reshape(3 * w)
+        for i in range(3 * w):
+            orow[i] = lut[index[i]]
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -208,6 +245,28 @@ def widen_rows(src, out, x0, x1, wx):
             f = wx[x]
             for c in range(3):
                 out[y, x, c] = src[y, xa, c] * (256 - f) + src[y, xb, c] * f
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def widen_rows_2x(src, out):
+    """`widen_rows` for an output exactly twice as wide: fixed ¼/¾ weights, no index tables.
+
+    Output pixels 2i-1 and 2i both lie between source pixels i-1 and i, so one pass over the
+    source pairs writes them all with contiguous reads (this is the 720p and 1080p case).
+    """
+    h, w = src.shape[0], src.shape[1]
+    for y in prange(h):
+        s = src[y].reshape(3 * w)
+        o = out[y].reshape(6 * w)
+        for c in range(3):
+            o[c] = np.uint16(s[c]) << np.uint16(8)
+            o[6 * w - 3 + c] = np.uint16(s[3 * (w - 1) + c]) << np.uint16(8)
+        for i in range(1, w):
+            for c in range(3):
+                a = np.uint16(s[3 * (i - 1) + c])
+                b = np.uint16(s[3 * i + c])
+                o[6 * i + c] = a * np.uint16(64) + b * np.uint16(192)
+                o[6 * i - 3 + c] = a * np.uint16(192) + b * np.uint16(64)
 
 
 @njit(cache=True, parallel=True, fastmath=True)

@@ -1,0 +1,96 @@
+"""The compositor's fast kernels against plain numpy references of the same maths."""
+
+import numpy as np
+import pytest
+
+from mural.colourspace import srgb_encode_lut
+from mural.engine.kernels import axis_taps
+from mural.render import kernels
+
+
+def _rows(grid: np.ndarray, taps: tuple) -> np.ndarray:
+    y0, y1, wy = taps
+    wy = wy.reshape((-1,) + (1,) * (grid.ndim - 1))
+    return grid[y0] + (grid[y1] - grid[y0]) * wy
+
+
+def _columns(grid: np.ndarray, taps: tuple) -> np.ndarray:
+    x0, x1, wx = taps
+    wx = wx.reshape((1, -1) + (1,) * (grid.ndim - 2))
+    return grid[:, x0] + (grid[:, x1] - grid[:, x0]) * wx
+
+
+def _reference_tonemap(live, ls, memory, mg, vit_wide, glow_wide, gains_wide, row_taps, shadow,
+                       background, exposure, grade, lut):
+    vt, at, gt = row_taps[0:3], row_taps[3:6], row_taps[6:9]
+    c = live.astype(np.float64) * ls + mg * memory
+    v = _rows(vit_wide.astype(np.float64), vt)[..., None]
+    form = (0.6 * (c @ np.array([0.2126, 0.7152, 0.0722])) + 0.4 * c.max(axis=2))[..., None]
+    shaded = form * shadow + (c - form * shadow) * v
+    x = (shaded + _rows(glow_wide.astype(np.float64), at)) * (grade[:3] * exposure)
+    curve = np.clip(x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
+    e = curve * _rows(gains_wide.astype(np.float64), gt)[..., None] + background
+    lum = (e @ np.array([0.2126, 0.7152, 0.0722]))[..., None]
+    lift = grade[4:7]
+    n = lut.shape[0] - 1
+    index = np.clip(lift * n + (lum + (e - lum) * grade[3]) * (1.0 - lift) * n, 0, n)
+    return lut[index.astype(np.int64)]
+
+
+@pytest.mark.parametrize("h, w", [(45, 80), (37, 61)])
+def test_the_vectorised_tone_map_matches_the_plain_maths(h, w):
+    rng = np.random.default_rng(7)
+    f32 = np.float32
+    live = rng.gamma(0.6, 0.4, (h, w, 3)).astype(f32)
+    memory = rng.gamma(0.5, 0.3, (h, w, 3)).astype(f32)
+    gy, gx = -(-h // 8), -(-w // 8)
+    vitality = rng.uniform(0, 1, (gy, gx)).astype(f32)
+    glow = rng.gamma(0.5, 0.2, ((h + 3) // 4, w, 3)).astype(f32)
+    gains = rng.uniform(0.3, 1, (5, w)).astype(f32)
+    vit_wide = np.zeros((gy, w), f32)
+    kernels.widen_grid(vitality, *axis_taps(w, gx), vit_wide)
+    row_taps = axis_taps(h, gy) + axis_taps(h, glow.shape[0]) + axis_taps(h, gains.shape[0])
+    shadow = np.array([0.05, 0.07, 0.12], f32)
+    background = rng.uniform(0, 0.02, (h, w, 3)).astype(f32)
+    grade = np.array([1.0, 0.95, 1.05, 0.9, 0.01, 0.0, 0.02], f32)
+    lut = srgb_encode_lut()
+    out = np.zeros((h, w, 3), np.uint8)
+    args = (live, f32(0.8), memory, f32(0.6), vit_wide, glow, gains, row_taps, shadow,
+            background, f32(1.3), grade, lut)
+    kernels.tonemap(*args, out)
+    expected = _reference_tonemap(*args)
+    difference = np.abs(out.astype(int) - expected)
+    assert difference.max() <= 1  # float32 SIMD against float64: at most one step of the table
+    assert (difference > 0).mean() < 0.01
+    assert out.std() > 10  # the random light really spans the range
+
+
+def test_widened_grids_are_bilinear_along_the_row():
+    rng = np.random.default_rng(1)
+    grid = rng.uniform(0, 1, (6, 9)).astype(np.float32)
+    out = np.zeros((6, 50), np.float32)
+    taps = axis_taps(50, 9)
+    kernels.widen_grid(grid, *taps, out)
+    np.testing.assert_allclose(out, _columns(grid, taps), rtol=1e-6)
+
+
+def test_bloom_layers_combine_at_the_field_width():
+    rng = np.random.default_rng(2)
+    tight = rng.uniform(0, 1, (20, 30, 3)).astype(np.float32)
+    wide = rng.uniform(0, 1, (10, 15, 3)).astype(np.float32)
+    out = np.zeros((20, 120, 3), np.float32)
+    tx, wx, wy = axis_taps(120, 30), axis_taps(120, 15), axis_taps(20, 10)
+    kernels.combine_glow(tight, wide, (*tx, *wx, *wy), np.float32(0.7), np.float32(0.4), out)
+    expected = 0.7 * _columns(tight, tx) + 0.4 * _columns(_rows(wide, wy), wx)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("w", [1, 2, 7, 480])
+def test_the_2x_widen_equals_the_general_bilinear_widen(w):
+    rng = np.random.default_rng(w)
+    src = rng.integers(0, 256, (3, w, 3), dtype=np.uint8)
+    general = np.zeros((3, 2 * w, 3), np.uint16)
+    fast = np.ones_like(general)
+    kernels.widen_rows(src, general, *kernels.resize_taps(w, 2 * w))
+    kernels.widen_rows_2x(src, fast)
+    np.testing.assert_array_equal(fast, general)
