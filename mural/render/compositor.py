@@ -83,7 +83,6 @@ class Compositor:
         self._gains_wide = np.ones((2, fw), np.float32)
         self._gain_rows: tuple = ()
         self._gain_shape: tuple[int, ...] = ()
-        self._vit_key: tuple[int, ...] = ()
 
     def _widened_gains(self) -> np.ndarray:
         """The flash limiter's gain grid widened to the field (ones when nothing limits)."""
@@ -96,14 +95,6 @@ class Compositor:
             self._gain_rows = axis_taps(fh, gains.shape[0])
         kernels.widen_grid(gains, *self._gain_columns, self._gains_wide)
         return self._gains_wide
-
-    def _half_vitality_taps(self, engine: Engine) -> tuple:
-        gy, gx = engine.vitality.shape
-        h, w = self._half.shape[:2]
-        if self._vit_key != (gy, gx, h, w):
-            self._vit_key = (gy, gx, h, w)
-            self._vit_taps = (axis_taps(w, gx), axis_taps(h, gy))
-        return self._vit_taps
 
     def _make_background(self) -> np.ndarray:
         """Deep water: a vertical gradient with a soft vignette, in display-linear light."""
@@ -154,8 +145,12 @@ class Compositor:
         shadow = (pal.colour("shadow_tint") * pal.shadow_level).astype(np.float32)
         memory_gain = np.float32(pal.memory_gain)
         live_scale = np.float32(engine.live_scale)
-        kernels.shaded_half(engine.live, live_scale, engine.memory, memory_gain, engine.vitality,
-                            *self._half_vitality_taps(engine), shadow, self._half)
+        if self._vitality_wide.shape[0] != engine.vitality.shape[0]:
+            self._vitality_wide = np.zeros((engine.vitality.shape[0], self._shape[1]), np.float32)
+            self._half_rows = axis_taps(self._half.shape[0], engine.vitality.shape[0])
+        kernels.widen_grid(engine.vitality, *engine.coarse_taps[0], self._vitality_wide)
+        kernels.shaded_half(engine.live, live_scale, engine.memory, memory_gain,
+                            self._vitality_wide, self._half_rows, shadow, self._half)
         kernels.downsample2(self._half, self._quarter)
         kernels.blur_rows(self._quarter, self._quarter_tmp, self._sigma1)
         kernels.blur_cols(self._quarter_tmp, self._glow1, self._sigma1)
@@ -166,9 +161,6 @@ class Compositor:
                              np.float32(pal.bloom_wide), self._glow)
         start = self._tick("glow", start)
 
-        if self._vitality_wide.shape[0] != engine.vitality.shape[0]:
-            self._vitality_wide = np.zeros((engine.vitality.shape[0], self._shape[1]), np.float32)
-        kernels.widen_grid(engine.vitality, *engine.coarse_taps[0], self._vitality_wide)
         gains = self._widened_gains()
         kernels.tonemap(
             engine.live, live_scale, engine.memory, memory_gain, self._vitality_wide, self._glow,

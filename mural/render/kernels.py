@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from mural.engine.kernels import _coarse_at, row_of, row_of3
+from mural.engine.kernels import _coarse_at, row_of3
 
 
 @njit(cache=True, fastmath=True)
@@ -31,39 +31,52 @@ def _aces(x):
                              / (x * (f32(2.43) * x + f32(0.59)) + f32(0.14))))
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def shaded_half(live, live_scale, memory, memory_gain, vitality, taps_x, taps_y, shadow, out):
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def shaded_half(live, live_scale, memory, memory_gain, vitality, vitality_rows, shadow, out):
     """Half-resolution shaded light (2×2 box of live + memory, then shading): the bloom's input.
 
     Shading is linear in the light for a given vitality, and vitality is smooth, so shading
-    after the box filter matches filtering the shaded light.
+    after the box filter matches filtering the shaded light. `vitality` comes widened to the
+    field's width; `vitality_rows` are the (y0, y1, wy) taps of the output rows onto it.
     """
     h, w = live.shape[0], live.shape[1]
     oh, ow = out.shape[0], out.shape[1]
-    x0, x1, wx = taps_x
-    y0, y1, wy = taps_y
+    y0, y1, wy = vitality_rows
+    f32 = np.float32
+    ls = f32(live_scale * 0.25)
+    mg = f32(memory_gain * 0.25)
+    t0 = f32(shadow[0])
+    t1 = f32(shadow[1])
+    t2 = f32(shadow[2])
+    pairs = min(ow, w // 2)
     for y in prange(oh):
-        vrow = np.empty(vitality.shape[1], np.float32)
-        row_of(vitality, y0[y], y1[y], wy[y], vrow)
-        ya = min(2 * y, h - 1)
-        yb = min(2 * y + 1, h - 1)
-        for x in range(ow):
-            xa = min(2 * x, w - 1)
-            xb = min(2 * x + 1, w - 1)
-            l0 = live[ya, xa, 0] + live[ya, xb, 0] + live[yb, xa, 0] + live[yb, xb, 0]
-            m0 = memory[ya, xa, 0] + memory[ya, xb, 0] + memory[yb, xa, 0] + memory[yb, xb, 0]
-            c0 = 0.25 * (live_scale * l0 + memory_gain * m0)
-            l1 = live[ya, xa, 1] + live[ya, xb, 1] + live[yb, xa, 1] + live[yb, xb, 1]
-            m1 = memory[ya, xa, 1] + memory[ya, xb, 1] + memory[yb, xa, 1] + memory[yb, xb, 1]
-            c1 = 0.25 * (live_scale * l1 + memory_gain * m1)
-            l2 = live[ya, xa, 2] + live[ya, xb, 2] + live[yb, xa, 2] + live[yb, xb, 2]
-            m2 = memory[ya, xa, 2] + memory[ya, xb, 2] + memory[yb, xa, 2] + memory[yb, xb, 2]
-            c2 = 0.25 * (live_scale * l2 + memory_gain * m2)
-            v = vrow[x0[x]] + (vrow[x1[x]] - vrow[x0[x]]) * wx[x]
-            s0, s1, s2 = _shade(c0, c1, c2, v, shadow[0], shadow[1], shadow[2])
-            out[y, x, 0] = s0
-            out[y, x, 1] = s1
-            out[y, x, 2] = s2
+        va = vitality[y0[y]]
+        vb = vitality[y1[y]]
+        fv = wy[y]
+        la = live[min(2 * y, h - 1)].reshape(3 * w)
+        lb = live[min(2 * y + 1, h - 1)].reshape(3 * w)
+        ma = memory[min(2 * y, h - 1)].reshape(3 * w)
+        mb = memory[min(2 * y + 1, h - 1)].reshape(3 * w)
+        pair = np.empty(3 * w, np.float32)  # the two rows summed: contiguous, on SIMD lanes
+        for i in range(3 * w):
+            pair[i] = ls * (la[i] + lb[i]) + mg * (ma[i] + mb[i])
+        o = out[y].reshape(3 * ow)
+        for x in range(pairs):
+            i = 6 * x
+            a = va[2 * x] + va[2 * x + 1]
+            v = f32(0.5) * (a + (vb[2 * x] + vb[2 * x + 1] - a) * fv)
+            s0, s1, s2 = _shade(pair[i] + pair[i + 3], pair[i + 1] + pair[i + 4],
+                                pair[i + 2] + pair[i + 5], v, t0, t1, t2)
+            o[3 * x] = s0
+            o[3 * x + 1] = s1
+            o[3 * x + 2] = s2
+        if pairs < ow:  # an odd width's last column: its pair is the edge pixel twice
+            i = 3 * (w - 1)
+            v = va[w - 1] + (vb[w - 1] - va[w - 1]) * fv
+            s0, s1, s2 = _shade(2 * pair[i], 2 * pair[i + 1], 2 * pair[i + 2], v, t0, t1, t2)
+            o[3 * pairs] = s0
+            o[3 * pairs + 1] = s1
+            o[3 * pairs + 2] = s2
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -82,46 +95,51 @@ def downsample2(src, out):
                 out[y, x, c] = 0.25 * (top + src[y1, x0, c] + src[y1, x1, c])
 
 
-@njit(cache=True, parallel=True, fastmath=True)
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def blur_rows(src, out, weights):
-    """Horizontal separable blur with clamped edges."""
+    """Horizontal separable blur with clamped edges.
+
+    Each tap adds a shifted copy of the whole row (three floats per pixel, so a shift of 3·k),
+    which runs on SIMD lanes; only the few clamped edge values are added one by one.
+    """
     h, w = src.shape[0], src.shape[1]
+    n = 3 * w
     r = weights.shape[0] // 2
     for y in prange(h):
-        for x in range(w):
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            for k in range(-r, r + 1):
-                xx = min(max(x + k, 0), w - 1)
-                wk = weights[k + r]
-                a0 += src[y, xx, 0] * wk
-                a1 += src[y, xx, 1] * wk
-                a2 += src[y, xx, 2] * wk
-            out[y, x, 0] = a0
-            out[y, x, 1] = a1
-            out[y, x, 2] = a2
+        s = src[y].reshape(n)
+        o = out[y].reshape(n)
+        for i in range(n):
+            o[i] = 0.0
+        for k in range(-r, r + 1):
+            wk = weights[k + r]
+            d = 3 * k
+            lo = min(max(0, -d), n)  # outputs before lo read left of the row: the first pixel
+            hi = max(min(n, n - d), lo)  # outputs from hi on read past its end: the last pixel
+            for i in range(lo):
+                o[i] += s[i % 3] * wk
+            shifted = s[lo + d:hi + d]
+            middle = o[lo:hi]
+            for i in range(hi - lo):
+                middle[i] += shifted[i] * wk
+            for i in range(hi, n):
+                o[i] += s[n - 3 + i % 3] * wk
 
 
-@njit(cache=True, parallel=True, fastmath=True)
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def blur_cols(src, out, weights):
-    """Vertical separable blur with clamped edges."""
+    """Vertical separable blur with clamped edges: whole rows weighted and summed (SIMD)."""
     h, w = src.shape[0], src.shape[1]
+    n = 3 * w
     r = weights.shape[0] // 2
     for y in prange(h):
-        for x in range(w):
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            for k in range(-r, r + 1):
-                yy = min(max(y + k, 0), h - 1)
-                wk = weights[k + r]
-                a0 += src[yy, x, 0] * wk
-                a1 += src[yy, x, 1] * wk
-                a2 += src[yy, x, 2] * wk
-            out[y, x, 0] = a0
-            out[y, x, 1] = a1
-            out[y, x, 2] = a2
+        o = out[y].reshape(n)
+        for i in range(n):
+            o[i] = 0.0
+        for k in range(-r, r + 1):
+            s = src[min(max(y + k, 0), h - 1)].reshape(n)
+            wk = weights[k + r]
+            for i in range(n):
+                o[i] += s[i] * wk
 
 
 @njit(cache=True, parallel=True, fastmath=True)

@@ -94,3 +94,49 @@ def test_the_2x_widen_equals_the_general_bilinear_widen(w):
     kernels.widen_rows(src, general, *kernels.resize_taps(w, 2 * w))
     kernels.widen_rows_2x(src, fast)
     np.testing.assert_array_equal(fast, general)
+
+
+def _reference_blur(src: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    r = len(weights) // 2
+    pad = [(0, 0)] * src.ndim
+    pad[axis] = (r, r)
+    padded = np.pad(src.astype(np.float64), pad, mode="edge")
+    n = src.shape[axis]
+    return sum(w * np.take(padded, range(k, k + n), axis=axis) for k, w in enumerate(weights))
+
+
+@pytest.mark.parametrize("w", [1, 5, 40])
+@pytest.mark.parametrize("sigma", [0.75, 4.5])
+def test_the_blurs_are_gaussian_with_clamped_edges(w, sigma):
+    rng = np.random.default_rng(w)
+    src = rng.uniform(0, 1, (23, w, 3)).astype(np.float32)
+    weights = kernels.gaussian_weights(sigma)
+    rows = np.full_like(src, np.nan)
+    cols = np.full_like(src, np.nan)
+    kernels.blur_rows(src, rows, weights)
+    kernels.blur_cols(src, cols, weights)
+    np.testing.assert_allclose(rows, _reference_blur(src, weights, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cols, _reference_blur(src, weights, 0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("h, w", [(16, 24), (15, 23)])
+def test_the_half_resolution_shading_boxes_then_shades(h, w):
+    rng = np.random.default_rng(h)
+    f32 = np.float32
+    live = rng.uniform(0, 1, (h, w, 3)).astype(f32)
+    memory = rng.uniform(0, 1, (h, w, 3)).astype(f32)
+    oh, ow = (h + 1) // 2, (w + 1) // 2
+    vit_wide = rng.uniform(0, 1, (3, w)).astype(f32)
+    rows = axis_taps(oh, 3)
+    shadow = np.array([0.1, 0.2, 0.4], f32)
+    out = np.zeros((oh, ow, 3), f32)
+    kernels.shaded_half(live, f32(0.5), memory, f32(2.0), vit_wide, rows, shadow, out)
+
+    light = 0.5 * live.astype(np.float64) + 2.0 * memory
+    light = np.pad(light, ((0, 2 * oh - h), (0, 2 * ow - w), (0, 0)), mode="edge")
+    box = light.reshape(oh, 2, ow, 2, 3).mean(axis=(1, 3))
+    vit = np.pad(_rows(vit_wide.astype(np.float64), rows), ((0, 0), (0, 2 * ow - w)), mode="edge")
+    v = vit.reshape(oh, ow, 2).mean(axis=2)[..., None]
+    form = (0.6 * (box @ np.array([0.2126, 0.7152, 0.0722])) + 0.4 * box.max(axis=2))[..., None]
+    expected = form * shadow + (box - form * shadow) * v
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
