@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from mural.engine import kernels
@@ -188,6 +189,7 @@ class Engine:
         self._decay = 0.5 ** (self.dt / config.live_half_life)
         self._live_n = 0  # steps of decay owed to self.live
         self.coarse_taps = (kernels.axis_taps(fw, gx), kernels.axis_taps(fh, gy))
+        self._fields_wide = np.zeros((gy, fw, 5), np.float32)  # scratch of the field pass
         self._threads = kernels.threads_for(fh * fw)
 
         self.participants = Participants()
@@ -287,6 +289,7 @@ class Engine:
         kernels.splat_trails(
             self.live, self._coarse_scaled, COARSE_CELL, self.pos, self.prev, self.colour,
             self.age, self.life, self.pidx, gain, np.float32(self.field_h),
+            numba.get_num_threads(),  # bands of rows: the result is the same for any count
         )
         self._splat_emitters(boost)
         if self.times is not None:
@@ -317,7 +320,8 @@ class Engine:
         cfg = self.config
         kernels.update_light_and_memory(
             self.live, self.memory, self.vitality, self.recolour, self.chroma,
-            *self.coarse_taps, np.float32(self.live_scale), np.float32(cfg.memory_rate),
+            *self.coarse_taps, self._fields_wide, np.float32(self.live_scale),
+            np.float32(cfg.memory_rate),
             np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
             np.float32(self.dt * self._live_n), np.float32(self._live_n),
         )

@@ -100,68 +100,113 @@ def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, 
 
 
 @njit(cache=True)
-def _deposit(buf, coarse, cell, x, y, r, g, b):
-    """Bilinear additive deposit at fractional pixel (x, y), also summed into its coarse cell
-    (divided by the cell's area, so the coarse grid holds the cell's mean light)."""
-    h, w = buf.shape[0], buf.shape[1]
+def _deposit(buf, coarse, cell, x, y, r, g, b, row_lo, row_hi):
+    """Bilinear additive deposit at fractional pixel (x, y) into rows row_lo..row_hi-1, also
+    summed into its coarse cell (divided by the cell's area: the grid holds cells' mean light).
+
+    Each corner's share is the same expression on either path, and corners go in the same
+    order, so a deposit split between two bands of rows adds exactly what one band would.
+    """
+    w = buf.shape[1]
     fx = x - 0.5
     fy = y - 0.5
     ix = int(np.floor(fx))
     iy = int(np.floor(fy))
     tx = fx - ix
     ty = fy - iy
+    w00 = (1.0 - ty) * (1.0 - tx)
+    w01 = (1.0 - ty) * tx
+    w10 = ty * (1.0 - tx)
+    w11 = ty * tx
+    area = 1.0 / (cell * cell)
+    if ix >= 0 and ix + 1 < w and iy >= row_lo and iy + 1 < row_hi:
+        # the common case, written out: the 2×2 footprint is in the band, and mostly inside one
+        # coarse cell, whose mean then gains the whole deposit at once (the weights sum to 1)
+        _add3(buf, iy, ix, r * w00, g * w00, b * w00)
+        _add3(buf, iy, ix + 1, r * w01, g * w01, b * w01)
+        _add3(buf, iy + 1, ix, r * w10, g * w10, b * w10)
+        _add3(buf, iy + 1, ix + 1, r * w11, g * w11, b * w11)
+        if (iy + 1) // cell == iy // cell and (ix + 1) // cell == ix // cell:
+            _add3(coarse, iy // cell, ix // cell, r * area, g * area, b * area)
+            return
+        _corner_coarse(coarse, cell, iy, ix, w00, r, g, b, area)
+        _corner_coarse(coarse, cell, iy, ix + 1, w01, r, g, b, area)
+        _corner_coarse(coarse, cell, iy + 1, ix, w10, r, g, b, area)
+        _corner_coarse(coarse, cell, iy + 1, ix + 1, w11, r, g, b, area)
+        return
+    # partly off the wall or across the band's edge: corner by corner, in the same order
     for dy in range(2):
         yy = iy + dy
-        if yy < 0 or yy >= h:
+        if yy < row_lo or yy >= row_hi:
             continue
-        wy = ty if dy == 1 else 1.0 - ty
         for dx in range(2):
             xx = ix + dx
             if xx < 0 or xx >= w:
                 continue
-            wgt = wy * (tx if dx == 1 else 1.0 - tx)
-            buf[yy, xx, 0] += r * wgt
-            buf[yy, xx, 1] += g * wgt
-            buf[yy, xx, 2] += b * wgt
-            cw = wgt / (cell * cell)
-            cj = yy // cell
-            ci = xx // cell
-            coarse[cj, ci, 0] += r * cw
-            coarse[cj, ci, 1] += g * cw
-            coarse[cj, ci, 2] += b * cw
+            if dy == 0:
+                wgt = w00 if dx == 0 else w01
+            else:
+                wgt = w10 if dx == 0 else w11
+            _add3(buf, yy, xx, r * wgt, g * wgt, b * wgt)
+            _corner_coarse(coarse, cell, yy, xx, wgt, r, g, b, area)
 
 
 @njit(cache=True)
-def splat_trails(buf, coarse, cell, pos, prev, colour, age, life, pidx, gain, scale):
-    """Deposit each live particle's path over the last step as a continuous segment (serial).
+def _corner_coarse(coarse, cell, y, x, wgt, r, g, b, area):
+    _add3(coarse, y // cell, x // cell, r * wgt * area, g * wgt * area, b * wgt * area)
+
+
+@njit(cache=True)
+def _add3(grid, y, x, r, g, b):
+    grid[y, x, 0] += r
+    grid[y, x, 1] += g
+    grid[y, x, 2] += b
+
+
+@njit(cache=True, parallel=True)
+def splat_trails(buf, coarse, cell, pos, prev, colour, age, life, pidx, gain, scale, bands):
+    """Deposit each live particle's path over the last step as a continuous segment.
 
     `gain[p]` is the participant's current light (health × heartbeat); brightness fades in and
     out over a particle's life so trails breathe rather than pop.
+    The field is cut into `bands` of whole coarse rows, one per thread; each band walks every
+    particle in order and keeps the deposits that land in it, so every pixel and cell gains
+    its light in the same order whatever the band count: the same bits on any thread count.
     """
+    h = buf.shape[0]
     n = pos.shape[0]
-    for i in range(n):
-        if age[i] >= life[i] or age[i] <= 0.0:
-            continue
-        phase = age[i] / life[i]
-        fade = 4.0 * phase * (1.0 - phase)
-        k = fade * gain[pidx[i]]
-        if k <= 1e-4:
-            continue
-        x0 = prev[i, 0] * scale
-        y0 = prev[i, 1] * scale
-        x1 = pos[i, 0] * scale
-        y1 = pos[i, 1] * scale
-        length = np.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2)
-        steps = 1 + int(length)
-        if steps > 64:
-            steps = 64
-        kk = k / steps
-        r = colour[i, 0] * kk
-        g = colour[i, 1] * kk
-        b = colour[i, 2] * kk
-        for s in range(steps):
-            t = (s + 1.0) / steps
-            _deposit(buf, coarse, cell, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, g, b)
+    per_band = -(-h // bands)
+    rows = -(-per_band // cell) * cell  # whole coarse rows, so no cell is shared by two bands
+    for band in prange(bands):
+        lo = band * rows
+        hi = min(h, lo + rows)
+        for i in range(n):
+            if lo >= hi or age[i] >= life[i] or age[i] <= 0.0:
+                continue
+            x0 = prev[i, 0] * scale
+            y0 = prev[i, 1] * scale
+            x1 = pos[i, 0] * scale
+            y1 = pos[i, 1] * scale
+            # a sample at y touches rows floor(y - 0.5) and the next: skip segments elsewhere
+            if max(y0, y1) + 2.0 < lo or min(y0, y1) - 2.0 > hi:
+                continue
+            phase = age[i] / life[i]
+            fade = 4.0 * phase * (1.0 - phase)
+            k = fade * gain[pidx[i]]
+            if k <= 1e-4:
+                continue
+            length = np.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2)
+            steps = 1 + int(length)
+            if steps > 64:
+                steps = 64
+            kk = k / steps
+            r = colour[i, 0] * kk
+            g = colour[i, 1] * kk
+            b = colour[i, 2] * kk
+            for s in range(steps):
+                t = (s + 1.0) / steps
+                _deposit(buf, coarse, cell, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, g, b,
+                         lo, hi)
 
 
 @njit(cache=True)
@@ -285,10 +330,10 @@ def row_of3(grid, y0, y1, wy, out):
             out[i, c] = a + (grid[y1, i, c] - a) * wy
 
 
-@njit(cache=True, parallel=True, fastmath=True)
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def update_light_and_memory(
-    live, memory, vitality, recolour, chroma, taps_x, taps_y, live_scale, mem_rate, sink_rate,
-    mem_tau, dt, recolour_boost,
+    live, memory, vitality, recolour, chroma, taps_x, taps_y, fields_wide, live_scale, mem_rate,
+    sink_rate, mem_tau, dt, recolour_boost,
 ):
     """One step of the light fields, fused over pixels (rows in parallel).
 
@@ -301,50 +346,63 @@ def update_light_and_memory(
 
     It runs every few steps (`dt` is their total): between passes live light decays lazily,
     stored as live / `live_scale`; the pass brings it back to true scale.
+    The coarse fields are first widened to the field's width into `fields_wide` (gy, w, 5:
+    vitality, recolour, chroma), so the pixel loop blends contiguous rows and runs on SIMD lanes.
     """
     h, w = live.shape[0], live.shape[1]
-    gx = vitality.shape[1]
+    gy = vitality.shape[0]
     x0, x1, wx = taps_x
     y0, y1, wy = taps_y
-    keep_k = dt / mem_tau
-    for y in prange(h):
-        vrow = np.empty(gx, np.float32)
-        arow = np.empty(gx, np.float32)
-        crow = np.empty((gx, 3), np.float32)
-        row_of(vitality, y0[y], y1[y], wy[y], vrow)
-        row_of(recolour, y0[y], y1[y], wy[y], arow)
-        row_of3(chroma, y0[y], y1[y], wy[y], crow)
+    f32 = np.float32
+    for j in prange(gy):
         for x in range(w):
-            i0 = x0[x]
-            i1 = x1[x]
+            a = x0[x]
+            b = x1[x]
             f = wx[x]
-            v = vrow[i0] + (vrow[i1] - vrow[i0]) * f
-            a = min(1.0, (arow[i0] + (arow[i1] - arow[i0]) * f) * recolour_boost)
-            keep = 1.0 - keep_k * v
-            paint = (mem_rate + sink_rate * (1.0 - v)) * dt
-            l0 = live[y, x, 0] * live_scale
-            l1 = live[y, x, 1] * live_scale
-            l2 = live[y, x, 2] * live_scale
-            m0 = memory[y, x, 0] * keep + l0 * paint
-            m1 = memory[y, x, 1] * keep + l1 * paint
-            m2 = memory[y, x, 2] * keep + l2 * paint
-            if a > 1e-5:
-                peak = max(m0, max(m1, m2))
-                c0 = crow[i0, 0] + (crow[i1, 0] - crow[i0, 0]) * f
-                c1 = crow[i0, 1] + (crow[i1, 1] - crow[i0, 1]) * f
-                c2 = crow[i0, 2] + (crow[i1, 2] - crow[i0, 2]) * f
-                cmax = max(c0, max(c1, c2))
-                if cmax > 1e-4:
-                    s = peak / cmax
-                    m0 += (c0 * s - m0) * a
-                    m1 += (c1 * s - m1) * a
-                    m2 += (c2 * s - m2) * a
-            memory[y, x, 0] = m0
-            memory[y, x, 1] = m1
-            memory[y, x, 2] = m2
-            live[y, x, 0] = l0
-            live[y, x, 1] = l1
-            live[y, x, 2] = l2
+            fields_wide[j, x, 0] = vitality[j, a] + (vitality[j, b] - vitality[j, a]) * f
+            fields_wide[j, x, 1] = recolour[j, a] + (recolour[j, b] - recolour[j, a]) * f
+            for c in range(3):
+                fields_wide[j, x, 2 + c] = chroma[j, a, c] + (chroma[j, b, c] - chroma[j, a, c]) * f
+    keep_k = f32(dt / mem_tau)
+    ls = f32(live_scale)
+    boost = f32(recolour_boost)
+    for y in prange(h):
+        top = fields_wide[y0[y]].reshape(5 * w)
+        bottom = fields_wide[y1[y]].reshape(5 * w)
+        fy = wy[y]
+        here = np.empty(5 * w, np.float32)
+        for i in range(5 * w):
+            here[i] = top[i] + (bottom[i] - top[i]) * fy
+        lrow = live[y].reshape(3 * w)
+        mrow = memory[y].reshape(3 * w)
+        for x in range(w):
+            i = 3 * x
+            k = 5 * x
+            v = here[k]
+            a = min(f32(1.0), here[k + 1] * boost)
+            c0 = here[k + 2]
+            c1 = here[k + 3]
+            c2 = here[k + 4]
+            keep = f32(1.0) - keep_k * v
+            paint = (mem_rate + sink_rate * (f32(1.0) - v)) * dt
+            l0 = lrow[i] * ls
+            l1 = lrow[i + 1] * ls
+            l2 = lrow[i + 2] * ls
+            m0 = mrow[i] * keep + l0 * paint
+            m1 = mrow[i + 1] * keep + l1 * paint
+            m2 = mrow[i + 2] * keep + l2 * paint
+            # recolour where light returns (a) and the returning light has a colour (cmax);
+            # written as selects rather than branches so the loop stays on SIMD lanes
+            peak = max(m0, max(m1, m2))
+            cmax = max(c0, max(c1, c2))
+            take = a if (a > f32(1e-5)) & (cmax > f32(1e-4)) else f32(0.0)
+            s = peak / max(cmax, f32(1e-4))
+            mrow[i] = m0 + (c0 * s - m0) * take
+            mrow[i + 1] = m1 + (c1 * s - m1) * take
+            mrow[i + 2] = m2 + (c2 * s - m2) * take
+            lrow[i] = l0
+            lrow[i + 1] = l1
+            lrow[i + 2] = l2
 
 
 @njit(cache=True)
