@@ -17,9 +17,8 @@ import numpy as np
 from mural.engine import kernels
 from mural.engine.colour import emotion_colour
 from mural.engine.flow import FlowField
+from mural.engine.kernels import COARSE_CELL  # field pixels per cell of the shadow grids
 from mural.events import EmotionEvent, Event, MarkerEvent, SignalEvent
-
-COARSE_CELL = 8  # field pixels per cell of the shadow (vitality/chroma) grid
 
 
 def field_shape(size: tuple[int, int]) -> tuple[int, int]:
@@ -287,7 +286,7 @@ class Engine:
         boost = 1.0 / self.live_scale  # deposits in the lazily decayed units of self.live
         gain *= np.float32(boost)
         kernels.splat_trails(
-            self.live, self._coarse_scaled, COARSE_CELL, self.pos, self.prev, self.colour,
+            self.live, self._coarse_scaled, self.pos, self.prev, self.colour,
             self.age, self.life, self.pidx, gain, np.float32(self.field_h),
             numba.get_num_threads(),  # bands of rows: the result is the same for any count
         )
@@ -416,7 +415,7 @@ class Engine:
         p = self.participants
         n = len(p)
         kernels.splat_emitters(
-            self.live, self._coarse_scaled, COARSE_CELL, p.pos[:n], p.colour[:n], p.light[:n],
+            self.live, self._coarse_scaled, p.pos[:n], p.colour[:n], p.light[:n],
             p.intensity[:n], p.arousal[:n], float(self.field_h), boost,
         )
 

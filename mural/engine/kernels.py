@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 LUMA_R, LUMA_G, LUMA_B = 0.2126, 0.7152, 0.0722
+COARSE_CELL = 8  # field pixels per cell of the coarse grids (a constant: `// 8` is a shift)
 SERIAL_BELOW = 120_000  # pixels: below this, waking a second thread costs more than it saves
 
 
@@ -100,7 +101,7 @@ def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, 
 
 
 @njit(cache=True)
-def _deposit(buf, coarse, cell, x, y, r, g, b, row_lo, row_hi):
+def _deposit(buf, coarse, x, y, r, g, b, row_lo, row_hi):
     """Bilinear additive deposit at fractional pixel (x, y) into rows row_lo..row_hi-1, also
     summed into its coarse cell (divided by the cell's area: the grid holds cells' mean light).
 
@@ -108,17 +109,19 @@ def _deposit(buf, coarse, cell, x, y, r, g, b, row_lo, row_hi):
     order, so a deposit split between two bands of rows adds exactly what one band would.
     """
     w = buf.shape[1]
-    fx = x - 0.5
-    fy = y - 0.5
+    one = np.float32(1.0)
+    fx = x - np.float32(0.5)
+    fy = y - np.float32(0.5)
     ix = int(np.floor(fx))
     iy = int(np.floor(fy))
-    tx = fx - ix
-    ty = fy - iy
-    w00 = (1.0 - ty) * (1.0 - tx)
-    w01 = (1.0 - ty) * tx
-    w10 = ty * (1.0 - tx)
+    tx = fx - np.float32(ix)
+    ty = fy - np.float32(iy)
+    w00 = (one - ty) * (one - tx)
+    w01 = (one - ty) * tx
+    w10 = ty * (one - tx)
     w11 = ty * tx
-    area = 1.0 / (cell * cell)
+    cell = COARSE_CELL
+    area = np.float32(1.0 / (cell * cell))
     if ix >= 0 and ix + 1 < w and iy >= row_lo and iy + 1 < row_hi:
         # the common case, written out: the 2×2 footprint is in the band, and mostly inside one
         # coarse cell, whose mean then gains the whole deposit at once (the weights sum to 1)
@@ -129,10 +132,10 @@ def _deposit(buf, coarse, cell, x, y, r, g, b, row_lo, row_hi):
         if (iy + 1) // cell == iy // cell and (ix + 1) // cell == ix // cell:
             _add3(coarse, iy // cell, ix // cell, r * area, g * area, b * area)
             return
-        _corner_coarse(coarse, cell, iy, ix, w00, r, g, b, area)
-        _corner_coarse(coarse, cell, iy, ix + 1, w01, r, g, b, area)
-        _corner_coarse(coarse, cell, iy + 1, ix, w10, r, g, b, area)
-        _corner_coarse(coarse, cell, iy + 1, ix + 1, w11, r, g, b, area)
+        _corner_coarse(coarse, iy, ix, w00, r, g, b, area)
+        _corner_coarse(coarse, iy, ix + 1, w01, r, g, b, area)
+        _corner_coarse(coarse, iy + 1, ix, w10, r, g, b, area)
+        _corner_coarse(coarse, iy + 1, ix + 1, w11, r, g, b, area)
         return
     # partly off the wall or across the band's edge: corner by corner, in the same order
     for dy in range(2):
@@ -148,12 +151,13 @@ def _deposit(buf, coarse, cell, x, y, r, g, b, row_lo, row_hi):
             else:
                 wgt = w10 if dx == 0 else w11
             _add3(buf, yy, xx, r * wgt, g * wgt, b * wgt)
-            _corner_coarse(coarse, cell, yy, xx, wgt, r, g, b, area)
+            _corner_coarse(coarse, yy, xx, wgt, r, g, b, area)
 
 
 @njit(cache=True)
-def _corner_coarse(coarse, cell, y, x, wgt, r, g, b, area):
-    _add3(coarse, y // cell, x // cell, r * wgt * area, g * wgt * area, b * wgt * area)
+def _corner_coarse(coarse, y, x, wgt, r, g, b, area):
+    k = wgt * area
+    _add3(coarse, y // COARSE_CELL, x // COARSE_CELL, r * k, g * k, b * k)
 
 
 @njit(cache=True)
@@ -164,7 +168,7 @@ def _add3(grid, y, x, r, g, b):
 
 
 @njit(cache=True, parallel=True)
-def splat_trails(buf, coarse, cell, pos, prev, colour, age, life, pidx, gain, scale, bands):
+def splat_trails(buf, coarse, pos, prev, colour, age, life, pidx, gain, scale, bands):
     """Deposit each live particle's path over the last step as a continuous segment.
 
     `gain[p]` is the participant's current light (health × heartbeat); brightness fades in and
@@ -176,7 +180,8 @@ def splat_trails(buf, coarse, cell, pos, prev, colour, age, life, pidx, gain, sc
     h = buf.shape[0]
     n = pos.shape[0]
     per_band = -(-h // bands)
-    rows = -(-per_band // cell) * cell  # whole coarse rows, so no cell is shared by two bands
+    # whole coarse rows per band, so no cell is shared by two bands
+    rows = -(-per_band // COARSE_CELL) * COARSE_CELL
     for band in prange(bands):
         lo = band * rows
         hi = min(h, lo + rows)
@@ -200,17 +205,19 @@ def splat_trails(buf, coarse, cell, pos, prev, colour, age, life, pidx, gain, sc
             if steps > 64:
                 steps = 64
             kk = k / steps
-            r = colour[i, 0] * kk
-            g = colour[i, 1] * kk
-            b = colour[i, 2] * kk
+            r = np.float32(colour[i, 0] * kk)  # float32 throughout: the field's own precision
+            g = np.float32(colour[i, 1] * kk)
+            b = np.float32(colour[i, 2] * kk)
+            dx = x1 - x0
+            dy = y1 - y0
             for s in range(steps):
-                t = (s + 1.0) / steps
-                _deposit(buf, coarse, cell, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, g, b,
+                t = np.float32(s + 1) / np.float32(steps)
+                _deposit(buf, coarse, x0 + dx * t, y0 + dy * t, r, g, b,
                          lo, hi)
 
 
 @njit(cache=True)
-def splat_glow(buf, coarse, cell, cx, cy, radius, r, g, b):
+def splat_glow(buf, coarse, cx, cy, radius, r, g, b):
     """Add a soft gaussian blob (an emitter's core) centred at pixel (cx, cy).
 
     The gaussian is separable: one exp per row and per column, not per pixel.
@@ -228,6 +235,7 @@ def splat_glow(buf, coarse, cell, cx, cy, radius, r, g, b):
     for x in range(x_lo, x_hi):
         dx = x + 0.5 - cx
         ex[x - x_lo] = np.exp(-dx * dx * inv)
+    cell = COARSE_CELL
     area = 1.0 / (cell * cell)
     for y in range(y_lo, y_hi):
         dy = y + 0.5 - cy
@@ -245,7 +253,7 @@ def splat_glow(buf, coarse, cell, cx, cy, radius, r, g, b):
 
 
 @njit(cache=True)
-def splat_emitters(buf, coarse, cell, pos, colour, light, intensity, arousal, scale, boost):
+def splat_emitters(buf, coarse, pos, colour, light, intensity, arousal, scale, boost):
     """Every emitter's core glow (serial, participant order)."""
     for i in range(pos.shape[0]):
         k = light[i] * (0.4 + 0.6 * intensity[i])
@@ -253,7 +261,7 @@ def splat_emitters(buf, coarse, cell, pos, colour, light, intensity, arousal, sc
             continue
         radius = scale * (0.012 + 0.01 * arousal[i])
         k *= 0.03 * boost
-        splat_glow(buf, coarse, cell, pos[i, 0] * scale, pos[i, 1] * scale, radius,
+        splat_glow(buf, coarse, pos[i, 0] * scale, pos[i, 1] * scale, radius,
                    colour[i, 0] * k, colour[i, 1] * k, colour[i, 2] * k)
 
 

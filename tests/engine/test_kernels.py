@@ -5,7 +5,7 @@ import pytest
 
 from mural.engine import kernels
 
-CELL = 8
+CELL = kernels.COARSE_CELL
 
 
 def _particles(n: int, h: int, aspect: float, seed: int = 0):
@@ -25,7 +25,7 @@ def _splat(h: int, w: int, bands: int, particles) -> tuple[np.ndarray, np.ndarra
     buf = np.zeros((h, w, 3), np.float32)
     coarse = np.zeros((-(-h // CELL), -(-w // CELL), 3), np.float32)
     pos, prev, colour, age, life, pidx, gain = particles
-    kernels.splat_trails(buf, coarse, CELL, pos, prev, colour, age, life, pidx, gain,
+    kernels.splat_trails(buf, coarse, pos, prev, colour, age, life, pidx, gain,
                          np.float32(h), bands)
     return buf, coarse
 
