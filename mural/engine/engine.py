@@ -320,8 +320,7 @@ class Engine:
         kernels.update_light_and_memory(
             self.live, self.memory, self.vitality, self.recolour, self.chroma,
             *self.coarse_taps, self._fields_wide, np.float32(self.live_scale),
-            np.float32(cfg.memory_rate),
-            np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
+            np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
             np.float32(self.dt * self._live_n), np.float32(self._live_n),
         )
         np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self._coarse_scaled)
