@@ -185,8 +185,10 @@ def splat_trails(buf, coarse, pos, prev, colour, age, life, pidx, gain, scale, b
     for band in prange(bands):
         lo = band * rows
         hi = min(h, lo + rows)
+        if lo >= hi:  # more bands than rows of cells: this one has none
+            continue
         for i in range(n):
-            if lo >= hi or age[i] >= life[i] or age[i] <= 0.0:
+            if age[i] >= life[i] or age[i] <= 0.0:
                 continue
             x0 = prev[i, 0] * scale
             y0 = prev[i, 1] * scale
