@@ -33,6 +33,12 @@ def field_shape(size: tuple[int, int]) -> tuple[int, int]:
     return fh, fw
 
 
+def coarse_shape(field_hw: tuple[int, int]) -> tuple[int, int]:
+    """(rows, columns) of the coarse shadow grids (vitality, chroma) over a light field."""
+    fh, fw = field_hw
+    return -(-fh // COARSE_CELL), -(-fw // COARSE_CELL)
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Everything that shapes the simulation; with the event stream it determines every frame."""
@@ -173,7 +179,7 @@ class Engine:
         fh, fw = self.field_h, self.field_w
         self.live = np.zeros((fh, fw, 3), np.float32)
         self.memory = np.zeros((fh, fw, 3), np.float32)
-        gy, gx = -(-fh // COARSE_CELL), -(-fw // COARSE_CELL)
+        gy, gx = coarse_shape((fh, fw))
         self.vitality = np.ones((gy, gx), np.float32)
         self._vit_next = np.zeros_like(self.vitality)
         self.depth = np.zeros((gy, gx), np.float32)

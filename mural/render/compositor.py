@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mural.colourspace import linear_to_srgb, srgb_encode_lut, srgb_to_linear
-from mural.engine.engine import COARSE_CELL, Engine
+from mural.engine.engine import COARSE_CELL, Engine, coarse_shape
 from mural.engine.kernels import axis_taps, thread_budget, threads_for
 from mural.render import kernels
 from mural.render.palette import Palette, load_palette
@@ -66,7 +66,9 @@ class Compositor:
         self._eighth_tmp = np.zeros_like(self._eighth)
         self._glow2 = np.zeros_like(self._eighth)
         self._glow = np.zeros((h2, fw, 3), np.float32)  # the bloom, widened to the field
-        self._vitality_wide = np.zeros((0, fw), np.float32)  # sized on first use
+        gy = coarse_shape(field_hw)[0]
+        self._vitality_wide = np.zeros((gy, fw), np.float32)
+        self._half_rows = axis_taps(h1, gy)  # half-resolution rows onto the vitality grid
         self._glow_rows = axis_taps(fh, h2)
         self._small = np.zeros((fh, fw, 3), np.uint8)
         width, height = self.size
@@ -145,9 +147,6 @@ class Compositor:
         shadow = (pal.colour("shadow_tint") * pal.shadow_level).astype(np.float32)
         memory_gain = np.float32(pal.memory_gain)
         live_scale = np.float32(engine.live_scale)
-        if self._vitality_wide.shape[0] != engine.vitality.shape[0]:
-            self._vitality_wide = np.zeros((engine.vitality.shape[0], self._shape[1]), np.float32)
-            self._half_rows = axis_taps(self._half.shape[0], engine.vitality.shape[0])
         kernels.widen_grid(engine.vitality, *engine.coarse_taps[0], self._vitality_wide)
         kernels.shaded_half(engine.live, live_scale, engine.memory, memory_gain,
                             self._vitality_wide, self._half_rows, shadow, self._half)
