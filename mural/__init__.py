@@ -2,7 +2,7 @@
 
 import os as _os
 
-__version__ = "0.1.0"
+from mural._version import __version__
 
 # numba's parallel kernels run on OpenMP, whose idle threads spin; on a 2-core machine that
 # shares its cores with ffmpeg or a window, spinning threads make every kernel several times

@@ -29,12 +29,12 @@ from PIL import Image
 
 from mural.engine.engine import Personal
 from mural.events import Event, Header, Stream, event_from_dict, write_stream
-from mural.export import ExportResult
-from mural.exposure import ExposureResult
-from mural.render.palette import Palette
-from mural.runtime import Mural
 from mural.session import Overrides, Plan, RunResult, load_session
 from mural.session import run_session as _run_session
+from mural.show.exposure import ExposureResult
+from mural.show.palettes import Palette
+from mural.show.video import ExportResult
+from mural.show.wall import Wall
 
 StreamLike = Stream | Iterable[Event] | str | Path
 People = Mapping[str, Personal] | str | Path | None
@@ -110,21 +110,21 @@ def _people(participants: People) -> dict[str, Personal]:
     if participants is None:
         return {}
     if isinstance(participants, str | Path):
-        from mural.participants import load_participants
+        from mural.session.participants import load_participants
 
         return load_participants(participants)
     return dict(participants)
 
 
 def mural(stream_or_events: StreamLike = (), *, size: tuple[int, int] = (1280, 720),
-          seed: int = 0, palette: Palette | str = "abyss", participants: People = None) -> Mural:
-    """A Mural over a stream (a Stream, events, or a path/SOURCE string).
+          seed: int = 0, palette: Palette | str = "abyss", participants: People = None) -> Wall:
+    """A Wall over a stream (a Stream, events, or a path/SOURCE string).
 
     Seek with `advance_to(t)` (simulation only), take frames with `frame_at(t)` (numpy
     HxWx3 uint8), `push(events)` to add more, `set_palette(name, fade=s)` to regrade.
     `participants` is {id: Personal} or a participants .toml file.
     """
-    return Mural(_events(stream_or_events), size=size, seed=seed, palette=palette,
+    return Wall(_events(stream_or_events), size=size, seed=seed, palette=palette,
                  personal=_people(participants))
 
 
@@ -138,8 +138,8 @@ def render_still(source: StreamLike, at: float, output: str | Path | None = None
                  palette: Palette | str = "abyss", participants: People = None) -> np.ndarray:
     """The frame at `at` seconds (what `mural still` writes); saved as PNG when `output` is
     given, with the same provenance chunks."""
-    from mural import __version__
-    from mural.render.palette import load_palette
+    from mural._version import __version__
+    from mural.show.palettes import load_palette
     from mural.sinks.png import save_png
 
     pal = load_palette(palette)
@@ -162,12 +162,12 @@ def render_video(source: StreamLike, output: str | Path, *, fps: float = 30,
                  participants: People = None) -> ExportResult | RunResult:
     """Render a span frame-exactly into .mp4/.webm/.gif or a frames folder (`mural video`).
 
-    A SOURCE string goes straight to `mural.export.export_video`; streams built in code (or
+    A SOURCE string goes straight to `mural.show.video.export_video`; streams built in code (or
     personal colours) go through the session renderer, which makes the same frames.
     Returns what was written (ExportResult or RunResult).
     """
     if isinstance(source, str | Path) and participants is None:
-        from mural.export import export_video
+        from mural.show.video import export_video
 
         return export_video(str(source), output, fps=fps, size=size, start=start, end=end,
                             seed=seed, palette=palette, speed=speed, crf=crf, force=force,
@@ -192,8 +192,8 @@ def render_exposure(source: StreamLike, output: str | Path | None, *, start: flo
                     participants: People = None, force: bool = False,
                     **options: Any) -> ExposureResult:
     """The permanent mural: a long exposure of [start, end] as one PNG (or, with
-    output=None, an array in the result). See mural.exposure.render_exposure for options."""
-    from mural.exposure import render_exposure as expose
+    output=None, an array in the result). See mural.show.exposure.render_exposure for options."""
+    from mural.show.exposure import render_exposure as expose
 
     return expose(_events(source), output, start=start, end=end, size=size, seed=seed,
                   palette=palette, personal=_people(participants), force=force,

@@ -13,7 +13,7 @@ from PIL import Image
 
 from mural.cli import main
 from mural.events import EmotionEvent
-from mural.render.palette import load_palette
+from mural.show.palettes import load_palette
 from mural.sinks.video import probe_video
 from mural.sources import open_source
 

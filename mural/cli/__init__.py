@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from mural import __version__
+from mural._version import __version__
 
 # Each module defines a click command named `command`; add a module here to register it.
 COMMAND_MODULES: tuple[str, ...] = (

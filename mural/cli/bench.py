@@ -6,8 +6,8 @@ import json
 
 import click
 
-from mural.bench import run_bench, run_soak
 from mural.cli.options import SIZE
+from mural.show.bench import run_bench, run_soak
 
 
 @click.command("bench")

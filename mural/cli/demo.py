@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from mural.cli.options import TIME, friendly
-from mural.render.palette import assets_dir
+from mural.show.palettes import assets_dir
 from mural.sinks.png import save_png
 
 SESSION = "festival.jsonl"
@@ -54,7 +54,7 @@ def render_demo(
     folder: Path, *, seconds: float = VIDEO_SECONDS, quiet: bool = False
 ) -> DemoResult:
     """The headless demo: a time-lapse of the blackout and recovery, plus a still from it."""
-    from mural.export import export_video, frame_count
+    from mural.show.video import export_video, frame_count
 
     source = str(session_path())
     end = VIDEO_START + seconds * VIDEO_SPEED
@@ -93,7 +93,7 @@ def run_demo(
 
         problem = display_problem()
         if problem is None:
-            from mural.player import hotkeys_text, play_session
+            from mural.show.player import hotkeys_text, play_session
 
             say(f"playing {SESSION} (Esc or Q quits)\n{hotkeys_text()}")
             stats = play_session([str(session_path())], size=WINDOW_SIZE, duration=duration,
@@ -120,7 +120,7 @@ def command(duration, no_window) -> None:
     """
     if duration is not None and duration <= 0:
         raise click.BadParameter("must be more than 0 seconds", param_hint="--duration")
-    from mural.export import ExportError
+    from mural.show.video import ExportError
 
     try:
         result = run_demo(duration=duration, window=not no_window)

@@ -95,7 +95,7 @@ def command(file: str, as_json: bool, strict: bool, bins: int, light_share: bool
     stream = _load(file, strict)
     info = summarise(stream, bins=bins)
     if light_share:
-        from mural.fairness import light_shares
+        from mural.show.fairness import light_shares
 
         shares = light_shares(stream.events)
         info["light_share"] = dict(sorted(shares.items(), key=lambda kv: -kv[1]))

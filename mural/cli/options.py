@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
 
-MAX_SIDE = 16384
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'1920x1080' -> (1920, 1080); raises ValueError with a readable message."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
-    if not match:
-        raise ValueError(f"size must look like WIDTHxHEIGHT (e.g. 1920x1080), got {text!r}")
-    width, height = int(match[1]), int(match[2])
-    if not (8 <= width <= MAX_SIDE and 8 <= height <= MAX_SIDE):
-        raise ValueError(f"size {width}x{height} is outside 8..{MAX_SIDE} on a side")
-    return width, height
+from mural.session.values import MAX_SIDE, parse_size, parse_time  # noqa: F401
 
 
 class SizeType(click.ParamType):
@@ -36,26 +24,6 @@ class SizeType(click.ParamType):
 
 
 SIZE = SizeType()
-
-
-def parse_time(text: str | float) -> float:
-    """Seconds from '75', '75.5', '1:15' or '1:02:03'; raises ValueError when unreadable."""
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        parts = str(text).strip().split(":")
-        if not 1 <= len(parts) <= 3 or any(p.strip() == "" for p in parts):
-            raise ValueError(f"time must be seconds or m:ss, got {text!r}")
-        try:
-            numbers = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"time must be seconds or m:ss, got {text!r}") from None
-        value = 0.0
-        for number in numbers:
-            value = value * 60.0 + number
-    if not (value >= 0.0 and value < 1e7):  # also rejects NaN
-        raise ValueError(f"time must be a number of seconds >= 0, got {text!r}")
-    return value
 
 
 class TimeType(click.ParamType):
@@ -76,10 +44,10 @@ TIME = TimeType()
 def user_errors():
     """Exceptions that mean bad input, not a bug: shown as one clean line, never a traceback."""
     from mural.events import EventError, StreamError
-    from mural.events.recorder import RecorderError
-    from mural.render.palette import PaletteError
+    from mural.show.palettes import PaletteError
+    from mural.show.state import StateError
+    from mural.sinks.recorder import RecorderError
     from mural.sources import SourceError
-    from mural.state import StateError
 
     return (StreamError, SourceError, PaletteError, EventError, FileExistsError, StateError,
             RecorderError)

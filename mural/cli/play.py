@@ -14,7 +14,7 @@ from mural.cli.options import (
     strict_option,
     unsafe_option,
 )
-from mural.player import MAX_SPEED, MIN_SPEED, hotkeys_text
+from mural.show.player import MAX_SPEED, MIN_SPEED, hotkeys_text
 
 NO_DISPLAY_HINT = (
     "render offline instead: `mural video SOURCE -o mural.mp4` or "
@@ -68,7 +68,7 @@ Hotkeys:
 @friendly
 def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop, duration, hud,
             state, autosave_every, no_autosave, resume, record, force, strict, unsafe) -> None:
-    from mural.player import play_session
+    from mural.show.player import play_session
     from mural.sinks.display import DisplayUnavailable
 
     try:

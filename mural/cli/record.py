@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from mural import __version__
+from mural._version import __version__
 from mural.events.formats import JSONL_SUFFIXES
-from mural.events.recorder import RecorderError, StreamRecorder
+from mural.sinks.recorder import RecorderError, StreamRecorder
 from mural.sources import EventSource, SourceError, monotonic_clock, open_source
 from mural.sources.replay import MergedSource
 

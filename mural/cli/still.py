@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mural import __version__
+from mural._version import __version__
 from mural.cli.options import (
     TIME,
     friendly,
@@ -18,9 +18,9 @@ from mural.cli.options import (
     unsafe_option,
     warn_problem,
 )
-from mural.render.palette import load_palette
-from mural.runtime import Mural
 from mural.safety.guard import SafetyConfig
+from mural.show.palettes import load_palette
+from mural.show.wall import Wall
 from mural.sinks.png import save_png
 from mural.sources.offline import load_offline
 
@@ -39,7 +39,7 @@ def render_still(
     """Render SOURCE at `at` seconds into a PNG carrying its provenance."""
     pal = load_palette(palette)
     stream = load_offline(source, strict=strict, on_problem=warn_problem)
-    mural = Mural(stream.events, size=size, seed=seed, palette=pal, safety=safety)
+    mural = Wall(stream.events, size=size, seed=seed, palette=pal, safety=safety)
     frame = mural.frame_at(at)
     return save_png(
         output,
@@ -88,9 +88,9 @@ def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsa
 
 
 def _exposure(ctx, source, span, output, size, seed, palette, strict) -> None:
-    """`--exposure`: the long exposure of a span (mural.exposure), written as a PNG."""
-    from mural.exposure import DEFAULT_POSTER, ExposureError, render_exposure
+    """`--exposure`: the long exposure of a span (mural.show.exposure), written as a PNG."""
     from mural.session import parse_range
+    from mural.show.exposure import DEFAULT_POSTER, ExposureError, render_exposure
 
     try:
         start, end = parse_range(span)

@@ -24,7 +24,7 @@ def file_kind(path: Path) -> str:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return "participants" if "particip" in path.stem.lower() else "session"
-    from mural.session import TABLES
+    from mural.session.model import TABLES
 
     if set(data) & set(TABLES):
         return "session"
@@ -47,12 +47,12 @@ def validate_file(path: Path, kind: str = "auto", *, force: bool = False,
             return [str(exc)], [], "stream"
         return problems, [], f"stream: {len(stream)} events, {stream.duration:g}s"
     if kind == "participants":
-        from mural.participants import check_participants
+        from mural.session.participants import check_participants
 
         people, trouble = check_participants(path)
         return [str(p) for p in trouble], [], f"participants: {len(people)}"
     if kind == "palette":
-        from mural.render.palette import PaletteError, load_palette
+        from mural.show.palettes import PaletteError, load_palette
 
         try:
             palette = load_palette(path)

@@ -17,7 +17,7 @@ from mural.cli.options import (
     unsafe_option,
     warn_problem,
 )
-from mural.export import DEFAULT_FPS, ExportError, ExportInterrupted, export_video
+from mural.show.video import DEFAULT_FPS, ExportError, ExportInterrupted, export_video
 
 EXIT_INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
 

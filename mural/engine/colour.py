@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from mural.colourspace import to_hex
+from mural.engine.colourspace import to_hex
 from mural.events.vocabulary import EMOTIONS
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from dataclasses import dataclass, field
 
 import numba
@@ -18,6 +17,7 @@ from mural.engine import kernels
 from mural.engine.colour import emotion_colour
 from mural.engine.flow import FlowField
 from mural.engine.kernels import COARSE_CELL  # field pixels per cell of the shadow grids
+from mural.engine.timing import StageTimer
 from mural.events import EmotionEvent, Event, MarkerEvent, SignalEvent
 
 
@@ -204,7 +204,7 @@ class Engine:
         self.ceiling = 0.0  # how alive the wall may be (network health × anyone present)
         self.markers: list[MarkerEvent] = []
         self.events_applied = 0
-        self.times = None  # a StageTimes-like object with add(stage, seconds), for `mural bench`
+        self.timer: StageTimer | None = None  # stage timing, injected by `mural bench`
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -274,7 +274,8 @@ class Engine:
     def _step(self) -> None:
         cfg, dt = self.config, self.dt
         t = self.t
-        start = time.perf_counter()
+        timer = self.timer
+        start = timer.clock() if timer is not None else 0.0
         self._update_participants(t, dt)
         self._spawn()
         self.flow.advance_to(t + dt)
@@ -283,8 +284,8 @@ class Engine:
             self.flow.a, self.flow.b, np.float32(self.flow.mix), np.float32(self.flow.cell),
             np.float32(self.aspect), np.float32(dt),
         )
-        if self.times is not None:
-            start = self._tick("simulation", start)
+        if timer is not None:
+            start = timer.lap("simulation", start)
         energy = cfg.trail_energy * self.field_h / 360.0
         gain = (self.participants.light[: max(1, len(self.participants))] * energy).astype(
             np.float32
@@ -297,8 +298,8 @@ class Engine:
             numba.get_num_threads(),  # bands of rows: the result is the same for any count
         )
         self._splat_emitters(boost)
-        if self.times is not None:
-            start = self._tick("splat", start)
+        if timer is not None:
+            start = timer.lap("splat", start)
         np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self.live_coarse)
         self._update_sources()
         kernels.update_shadow_fields(
@@ -312,8 +313,8 @@ class Engine:
         if self._live_n >= cfg.field_every:
             self._field_pass()
         self.step_index += 1
-        if self.times is not None:
-            self._tick("simulation", start)
+        if timer is not None:
+            timer.lap("simulation", start)
 
     @property
     def live_scale(self) -> float:
@@ -331,11 +332,6 @@ class Engine:
         )
         np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self._coarse_scaled)
         self._live_n = 0
-
-    def _tick(self, stage: str, since: float) -> float:
-        now = time.perf_counter()
-        self.times.add(stage, now - since)
-        return now
 
     def _update_participants(self, t: float, dt: float) -> None:
         cfg = self.config

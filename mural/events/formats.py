@@ -23,6 +23,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from mural.events.errors import MuralError
 from mural.events.model import Event, EventError, Header, MarkerEvent, event_from_dict
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -55,7 +56,7 @@ class Problem:
         return f"{where}field '{self.field}': {self.message}"
 
 
-class StreamError(Exception):
+class StreamError(MuralError):
     """A stream file that cannot be read (missing, unreadable, unknown format) or, in strict
     mode, its first bad line (then `problem` is set)."""
 

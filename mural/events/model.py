@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from mural.events.errors import MuralError
 from mural.events.vocabulary import EMOTIONS
 
 MAX_PARTICIPANT_LEN = 64
@@ -18,7 +19,7 @@ MAX_NAME_LEN = 128
 HEART_RATE_RANGE = (20.0, 250.0)
 
 
-class EventError(ValueError):
+class EventError(MuralError, ValueError):
     """An input that is not a valid event; names the field, the value and what was expected."""
 
     def __init__(self, field_name: str | None, value: Any, reason: str) -> None:

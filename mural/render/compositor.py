@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from mural.colourspace import linear_to_srgb, srgb_encode_lut, srgb_to_linear
+from mural.engine.colourspace import srgb_encode_lut, srgb_to_linear
 from mural.engine.engine import COARSE_CELL, Engine, coarse_shape
 from mural.engine.kernels import axis_taps, thread_budget, threads_for
+from mural.engine.timing import StageTimer
 from mural.render import kernels
-from mural.render.palette import Palette, load_palette
-
-
-@dataclass
-class StageTimes:
-    """Milliseconds spent per stage, summed over frames (for `mural bench`)."""
-
-    ms: dict[str, float] = field(default_factory=dict)
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.ms[stage] = self.ms.get(stage, 0.0) + seconds * 1000.0
+from mural.render.palette import Palette
 
 
 class Compositor:
@@ -32,17 +20,17 @@ class Compositor:
     All buffers are allocated once.
     """
 
-    def __init__(self, size: tuple[int, int], palette: Palette | str | None = None) -> None:
+    def __init__(self, size: tuple[int, int], palette: Palette | None = None) -> None:
         self.size = size
-        self.palette = load_palette(palette) if not isinstance(palette, Palette) else palette
+        self.palette = palette or Palette()
         self._lut = srgb_encode_lut()
         self._to_linear = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
         self._shape: tuple[int, int] | None = None
-        self.times: StageTimes | None = None
+        self.timer: StageTimer | None = None  # stage timing, injected by `mural bench`
         self.gains: np.ndarray | None = None  # flash-limiter gain grid, set by the caller
 
-    def set_palette(self, palette: Palette | str) -> None:
-        new = load_palette(palette) if not isinstance(palette, Palette) else palette
+    def set_palette(self, palette: Palette) -> None:
+        new = palette
         if new == self.palette:
             return
         self.palette = new
@@ -110,10 +98,8 @@ class Compositor:
         return np.ascontiguousarray((grad * vignette).astype(np.float32))
 
     def _tick(self, stage: str, since: float) -> float:
-        now = time.perf_counter()
-        if self.times is not None:
-            self.times.add(stage, now - since)
-        return now
+        timer = self.timer
+        return timer.lap(stage, since) if timer is not None else 0.0
 
     def render(self, engine: Engine, alpha: float = 0.0, *, exposure: float = 1.0,
                out: np.ndarray | None = None) -> np.ndarray:
@@ -143,7 +129,7 @@ class Compositor:
         if self._shape != (engine.field_h, engine.field_w):
             self._allocate((engine.field_h, engine.field_w))
         pal = self.palette
-        start = time.perf_counter()
+        start = self.timer.clock() if self.timer is not None else 0.0
         shadow = (pal.colour("shadow_tint") * pal.shadow_level).astype(np.float32)
         memory_gain = np.float32(pal.memory_gain)
         live_scale = np.float32(engine.live_scale)
@@ -199,4 +185,4 @@ def head_strength(palette: Palette, exposure: float) -> float:
     return palette.head_strength * palette.exposure * exposure * 0.7
 
 
-__all__ = ["Compositor", "StageTimes", "linear_to_srgb", "srgb_to_linear"]
+__all__ = ["Compositor", "head_strength"]

@@ -1,30 +1,19 @@
-"""Palettes: the grade, water and shadow colours of a mural, loaded from TOML files."""
+"""Palettes as values: the grade, water and shadow colours of a mural (files load in show/)."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
-import mural
-from mural.colourspace import srgb_to_linear, to_hex
+from mural.engine.colourspace import srgb_to_linear, to_hex
+from mural.events.errors import MuralError
 
 DEFAULT_PALETTE = "abyss"
 
 
-class PaletteError(ValueError):
+class PaletteError(MuralError, ValueError):
     """A palette that cannot be found or read; the message says which and why."""
-
-
-def assets_dir() -> Path:
-    """The shipped assets: inside the installed package, or the repository's assets/ folder."""
-    here = Path(mural.__file__).resolve().parent
-    for candidate in (here / "_assets", here.parent / "assets"):
-        if candidate.is_dir():
-            return candidate
-    raise PaletteError("the mural's assets folder is missing from this installation")
 
 
 def _hex(text: str, key: str, source: str) -> tuple[float, float, float]:
@@ -84,7 +73,8 @@ class Palette:
         return np.array([*tint, self.saturation, self.lift, self.lift, self.lift], np.float32)
 
 
-def _validate(data: dict, source: str) -> Palette:
+def palette_from_dict(data: dict, source: str) -> Palette:
+    """A Palette from parsed TOML (PaletteError names the file and the key)."""
     known = {f.name: f for f in fields(Palette)}
     unknown = sorted(set(data) - set(known))
     if unknown:
@@ -106,31 +96,3 @@ def _validate(data: dict, source: str) -> Palette:
     for key in ("background_top", "background_bottom", "shadow_tint", "tint"):
         _hex(getattr(palette, key), key, source)
     return palette
-
-
-def palette_names() -> list[str]:
-    """Names of the shipped palettes."""
-    return sorted(p.stem for p in (assets_dir() / "palettes").glob("*.toml"))
-
-
-def load_palette(name_or_path: str | Path | None = None) -> Palette:
-    """A shipped palette by name, or any palette TOML file by path."""
-    if isinstance(name_or_path, Palette):
-        return name_or_path
-    target = str(name_or_path or DEFAULT_PALETTE)
-    path = Path(target)
-    if path.suffix != ".toml":
-        path = assets_dir() / "palettes" / f"{target}.toml"
-        if not path.is_file():
-            raise PaletteError(
-                f"unknown palette {target!r} (shipped: {', '.join(palette_names())}; "
-                "or give a path to a .toml file)"
-            )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PaletteError(f"palette file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PaletteError(f"{path}: not valid TOML ({exc})") from None
-    data.setdefault("name", path.stem)
-    return _validate(data, str(path))

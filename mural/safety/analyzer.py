@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mural.events.errors import MuralError
 from mural.safety.luminance import block_counts, block_sum, clamp_grid, luminance_and_red
 
 FLASH_LIMIT = 3.0
@@ -48,7 +49,7 @@ METHOD_LIMITS = (
 )
 
 
-class FlashInputError(ValueError):
+class FlashInputError(MuralError, ValueError):
     """The input could not be read as frames (missing, empty, corrupt, unsupported)."""
 
 

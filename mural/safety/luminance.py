@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mural.colourspace import linear_to_srgb as _linear_to_srgb_f64
-from mural.colourspace import srgb_to_linear as _srgb_to_linear_f64
+from mural.engine.colourspace import linear_to_srgb as _linear_to_srgb_f64
+from mural.engine.colourspace import srgb_to_linear as _srgb_to_linear_f64
 
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 """Rec. 709 / WCAG relative-luminance weights for linear R, G, B."""

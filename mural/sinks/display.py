@@ -19,7 +19,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from mural.player import HudLine, InputEvent  # noqa: E402
+from mural.events.errors import MuralError
+from mural.show.player import HudLine, InputEvent  # noqa: E402
 
 DEFAULT_SIZE = (1280, 720)
 HUD_FONT_PX = 20
@@ -27,7 +28,7 @@ HUD_COLOUR = (225, 235, 245)
 ALERT_COLOUR = (255, 70, 70)
 
 
-class DisplayUnavailable(RuntimeError):
+class DisplayUnavailable(MuralError, RuntimeError):
     """No window can be opened here (a headless machine, no display server ...)."""
 
 

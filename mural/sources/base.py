@@ -1,11 +1,27 @@
-"""The source contract: anything that yields validated events in time order."""
+"""The source contract and the SOURCE syntax: what every way of receiving events shares.
+
+SOURCE is `path.jsonl` / `path.csv` (replay), `sim:NAME` (a simulated scenario), `-` (JSON lines
+on stdin), or a live listener `SCHEME://HOST:PORT[?...]` (osc://, ws://, ...). Every factory is
+`factory(uri, *, strict, clock) -> EventSource`, registered by scheme in `SCHEMES`; modules are
+imported only when their scheme is opened, so `mural still` never loads a network library.
+"""
 
 from __future__ import annotations
 
+import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from mural.events import Event
+from mural.events.errors import MuralError
+
+Clock = Callable[[], float]
+
+
+class SourceError(MuralError):
+    """A SOURCE that cannot be opened (missing file, unknown scenario, port in use ...)."""
 
 
 @dataclass
@@ -46,3 +62,73 @@ class EventSource(Protocol):
     def finished(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One kind of SOURCE: where its factory lives, and whether it listens live."""
+
+    factory: str  # "module:function"
+    live: bool
+    network: bool = False  # a listener that can fail mid-show and be reopened with backoff
+
+
+SCHEMES: dict[str, Scheme] = {
+    "sim": Scheme("mural.sources.simulate:open_simulation", live=False),
+    "file": Scheme("mural.sources.replay:open_replay", live=False),
+    "stdin": Scheme("mural.sources.stdin:open_stdin", live=True),
+    "osc": Scheme("mural.sources.osc:open_osc", live=True, network=True),
+    "ws": Scheme("mural.sources.websocket:open_websocket", live=True, network=True),
+}
+
+
+def scheme_of(uri: str) -> str:
+    """Which kind of source a SOURCE string names."""
+    if uri == "-":
+        return "stdin"
+    head, sep, _ = uri.partition(":")
+    if sep and head in SCHEMES and (head == "sim" or uri.startswith(f"{head}://")):
+        return head
+    return "file"
+
+
+def is_live(uri: str) -> bool:
+    """Live sources stamp events with the receiving clock; they cannot be fast-forwarded."""
+    return SCHEMES[scheme_of(uri)].live
+
+
+def monotonic_clock() -> Clock:
+    """A session clock: seconds since it was made."""
+    start = time.monotonic()
+    return lambda: time.monotonic() - start
+
+
+def open_source(
+    uri: str, *, strict: bool = False, clock: Clock | None = None, resilient: bool = False
+) -> EventSource:
+    """Open any SOURCE string as an EventSource.
+
+    With `resilient`, a network listener that fails later is reopened with backoff instead of
+    ending the show; failing to open at all is still an error here.
+    """
+    scheme = SCHEMES[scheme_of(uri)]
+    module_name, factory_name = scheme.factory.split(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    clock = clock or monotonic_clock()
+    source = factory(uri, strict=strict, clock=clock)
+    if resilient and scheme.network:
+        from mural.sources.resilient import ResilientSource
+
+        # reopen on the port actually bound (an ephemeral :0 must come back where it was)
+        port = getattr(source, "port", None)
+        again = uri if port is None else _with_port(uri, port)
+        source = ResilientSource(lambda: factory(again, strict=strict, clock=clock),
+                                 name=source.name, clock=clock, first=source)
+    return source
+
+
+def _with_port(uri: str, port: int) -> str:
+    head, _, rest = uri.partition("://")
+    hostport, query_sep, query = rest.partition("?")
+    host = hostport.rsplit(":", 1)[0]
+    return f"{head}://{host}:{port}" + (f"?{query}" if query_sep else "")

@@ -190,7 +190,7 @@ class LiveSource:
     def poll(self, now: float) -> list[Event]:
         """Events received up to `now`, oldest first; never blocks."""
         if self._strict_error is not None:
-            from mural.sources import SourceError
+            from mural.sources.base import SourceError
 
             message, self._strict_error = self._strict_error, None
             raise SourceError(f"{self.name}: {message}")

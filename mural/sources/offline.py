@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mural.events import Problem, Stream, read_stream
-from mural.sources import SourceError, is_live, scheme_of
+from mural.sources.base import SourceError, is_live, scheme_of
 
 
 def load_offline(

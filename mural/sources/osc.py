@@ -260,7 +260,7 @@ def _enable_overflow_count(sock: socket.socket) -> bool:
 
 
 def _bind_udp(host: str, port: int) -> socket.socket:
-    from mural.sources import SourceError
+    from mural.sources.base import SourceError
 
     where = format_address("osc", host, port)
     try:
@@ -283,7 +283,7 @@ def _bind_udp(host: str, port: int) -> socket.socket:
 
 def open_osc(uri: str, *, strict: bool = False, clock: Clock) -> OscSource:
     """The `osc://HOST:PORT` factory registered in mural.sources.SCHEMES."""
-    from mural.sources import SourceError
+    from mural.sources.base import SourceError
 
     try:
         host, port = parse_listen_uri(uri, "osc")

@@ -9,8 +9,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from mural.events import Event, Stream, StreamError, read_stream
-from mural.sources import Clock, SourceError
-from mural.sources.base import EventSource, SourceStats
+from mural.sources.base import Clock, EventSource, SourceError, SourceStats
 
 
 class ReplayError(SourceError, StreamError):

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 
 from mural.events import EMOTIONS, Event, Header, Stream, event_from_dict
-from mural.sources import Clock, SourceError
+from mural.sources.base import Clock, SourceError
 from mural.sources.replay import ReplaySource
 
 MAX_PARTICIPANTS = 1000

@@ -146,7 +146,7 @@ def _peer(address: Any) -> str:
 
 
 def _source_error(message: str) -> Exception:
-    from mural.sources import SourceError
+    from mural.sources.base import SourceError
 
     return SourceError(message)
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from mural.bench import revive, run_bench, standard_scene
 from mural.cli import main
+from mural.show.bench import revive, run_bench, standard_scene
 
 
 def test_bench_json_last_line_has_the_figures():

@@ -62,7 +62,7 @@ def test_duration_must_be_positive():
 
 def test_default_headless_demo_covers_the_blackout_and_recovery():
     """The shipped settings: 12 s of 720p video at 30 fps, 88..124 s of the festival at 3x."""
-    from mural.export import frame_count
+    from mural.show.video import frame_count
 
     end = demo.VIDEO_START + demo.VIDEO_SECONDS * demo.VIDEO_SPEED
     assert frame_count(demo.VIDEO_START, end, demo.VIDEO_FPS, demo.VIDEO_SPEED) == 360

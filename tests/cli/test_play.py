@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from mural.cli import main  # noqa: E402
-from mural.render.palette import assets_dir  # noqa: E402
+from mural.show.palettes import assets_dir  # noqa: E402
 
 FESTIVAL = str(assets_dir() / "sessions" / "festival.jsonl")
 

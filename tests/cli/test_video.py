@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from mural.cli import main
-from mural.render.palette import assets_dir
-from mural.runtime import Mural
+from mural.show.palettes import assets_dir
+from mural.show.wall import Wall
 from mural.sinks.video import probe_video
 
 FESTIVAL = str(assets_dir() / "sessions" / "festival.jsonl")
@@ -71,7 +71,7 @@ def test_unknown_suffix_and_bad_options(tmp_path):
 
 
 def test_ctrl_c_keeps_what_was_rendered_and_exits_130(tmp_path, monkeypatch):
-    real_render = Mural.render
+    real_render = Wall.render
     calls = {"n": 0}
 
     def render_then_interrupt(self):
@@ -80,7 +80,7 @@ def test_ctrl_c_keeps_what_was_rendered_and_exits_130(tmp_path, monkeypatch):
         calls["n"] += 1
         return real_render(self)
 
-    monkeypatch.setattr(Mural, "render", render_then_interrupt)
+    monkeypatch.setattr(Wall, "render", render_then_interrupt)
     out = tmp_path / "cut.mp4"
     result = run(FESTIVAL, "-o", str(out), *TINY, "--end", "8")
     assert result.exit_code == 130

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mural.render.compositor import Compositor
-from mural.runtime import Mural
+from mural.show.wall import Wall
 from tests.helpers import (
     blackout,
     blocks,
@@ -22,7 +22,7 @@ SIZE = (192, 108)
 
 
 def frames(events, times, size=SIZE, seed=3, palette=None):
-    mural = Mural(events, size=size, seed=seed, palette=palette)
+    mural = Wall(events, size=size, seed=seed, palette=palette)
     return [mural.frame_at(t) for t in times]
 
 
@@ -73,7 +73,7 @@ def test_returning_expressions_recolour_the_shadows_gradually():
     before = crowd(["calm", "sadness"], end=12.0)  # a blue mural
     after = crowd(["joy"], start=30.0, end=60.0)  # yellow-green light returns
     events = before + after + [blackout(12.0), signal(30.0, 1.0)]
-    mural = Mural(events, size=SIZE, seed=3)
+    mural = Wall(events, size=SIZE, seed=3)
     shadow = mural.frame_at(29.5)
     series = [mural.frame_at(30.0 + k / 10) for k in range(0, 81)]  # 8 s at 10 fps
     recoloured = series[-1]
@@ -98,7 +98,7 @@ def test_same_stream_seed_size_and_time_give_the_same_frame_bit_for_bit():
     b = frames(events, [6.5])[0]
     assert np.array_equal(a, b)
     # rendering on the way (a video) and fast-forwarding (a still) agree
-    mural = Mural(events, size=SIZE, seed=3)
+    mural = Wall(events, size=SIZE, seed=3)
     for k in range(1, 196):
         mural.advance_to(k / 30)
         mural.render()
@@ -120,7 +120,7 @@ def test_palettes_change_the_grade_not_the_forms():
 
 def test_heads_are_drawn_crisp_at_full_resolution():
     events = crowd(["joy"], end=4.0)
-    mural = Mural(events, size=(640, 360), seed=3)
+    mural = Wall(events, size=(640, 360), seed=3)
     mural.advance_to(4.0)
     frame = mural.render().copy()
     saved = mural.compositor.palette
@@ -134,7 +134,7 @@ def test_heads_are_drawn_crisp_at_full_resolution():
 
 
 def test_the_compositor_reuses_its_buffers():
-    mural = Mural(crowd(["joy"], end=2.0), size=SIZE)
+    mural = Wall(crowd(["joy"], end=2.0), size=SIZE)
     mural.advance_to(2.0)
     first = mural.render()
     second = mural.render()
@@ -146,14 +146,14 @@ def test_the_compositor_reuses_its_buffers():
 
 def test_a_palette_crossfade_is_gradual_and_the_same_in_stills_and_videos():
     events = crowd(["joy", "love"], end=12.0)
-    mural = Mural(events, size=SIZE, seed=3, palette="abyss")
+    mural = Wall(events, size=SIZE, seed=3, palette="abyss")
     mural.advance_to(6.0)
     mural.set_palette("ember", fade=4.0)
     series = [mural.frame_at(6.0 + k * 0.5).copy() for k in range(10)]
     warm = [linear(f)[..., 0].mean() / linear(f)[..., 2].mean() for f in series]
     assert warm[2] > warm[0] and warm[6] > warm[2] and warm[8] == pytest.approx(warm[9], rel=0.1)
     # the crossfade is a function of time: a second run lands on the same frame
-    again = Mural(events, size=SIZE, seed=3, palette="abyss")
+    again = Wall(events, size=SIZE, seed=3, palette="abyss")
     again.advance_to(6.0)
     again.set_palette("ember", fade=4.0)
     assert np.array_equal(again.frame_at(8.0), series[4])

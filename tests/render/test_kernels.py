@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mural.colourspace import srgb_encode_lut
+from mural.engine.colourspace import srgb_encode_lut
 from mural.engine.kernels import axis_taps
 from mural.render import kernels
 

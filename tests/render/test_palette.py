@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mural.render.palette import Palette, PaletteError, load_palette, palette_names
+from mural.show.palettes import Palette, PaletteError, load_palette, palette_names
 
 
 def test_at_least_two_shipped_palettes_load():

@@ -9,9 +9,9 @@ import pytest
 
 from mural.engine.engine import EngineConfig
 from mural.events import SignalEvent
-from mural.runtime import Mural
 from mural.safety.analyzer import analyse_frames
 from mural.safety.guard import SafetyConfig
+from mural.show.wall import Wall
 from tests.helpers import crowd, emotion, luminance
 
 FPS = 30
@@ -32,7 +32,7 @@ def toggling(hz: float, start: float, end: float, participant: str | None = None
 
 
 def frames_of(events, start, end, *, safe=True, config=TWITCHY, size=SIZE, fps=FPS):
-    mural = Mural(events, size=size, seed=2, config=config,
+    mural = Wall(events, size=size, seed=2, config=config,
                   safety=SafetyConfig(enabled=safe))
     return [mural.frame_at(start + k / fps).copy() for k in range(int((end - start) * fps))]
 

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from mural.player import HudLine, InputEvent  # noqa: E402
+from mural.show.player import HudLine, InputEvent  # noqa: E402
 from mural.sinks import display as display_module  # noqa: E402
 from mural.sinks.display import Display, DisplayUnavailable, display_problem, key_name  # noqa: E402
 

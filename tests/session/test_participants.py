@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from mural.engine.colour import wavelength_to_linear_rgb
-from mural.participants import (
+from mural.session.participants import (
     ParticipantsError,
     check_participants,
     hex_to_linear,
     load_participants,
 )
-from mural.runtime import Mural
+from mural.show.wall import Wall
 from tests.helpers import crowd
 
 GOOD = """\
@@ -102,8 +102,8 @@ def test_personal_colour_changes_the_mural_but_emotion_shows_through(tmp_path):
     path = write(tmp_path, "[p00]\ncolour = \"#ff3000\"\nweight = 0.8\n[p01]\nhue = 620\n"
                  "weight = 0.8\n")
     events = crowd(["calm"], people=2, end=3.0)
-    plain = Mural(events, size=(96, 54), seed=1).frame_at(2.5)
-    mine = Mural(events, size=(96, 54), seed=1, personal=load_participants(path)).frame_at(2.5)
+    plain = Wall(events, size=(96, 54), seed=1).frame_at(2.5)
+    mine = Wall(events, size=(96, 54), seed=1, personal=load_participants(path)).frame_at(2.5)
     assert not np.array_equal(plain, mine)
     red = mine[..., 0].astype(int) - mine[..., 2].astype(int)
     assert red.mean() > (plain[..., 0].astype(int) - plain[..., 2].astype(int)).mean()

@@ -15,8 +15,8 @@ from PIL import Image
 
 import mural
 
-GOLDEN = Path(__file__).parent / "golden"
-FESTIVAL = Path(__file__).parents[1] / "assets" / "sessions" / "festival.jsonl"
+GOLDEN = Path(__file__).parents[1] / "golden"
+FESTIVAL = Path(__file__).parents[2] / "assets" / "sessions" / "festival.jsonl"
 SIZE = (160, 90)
 TOLERANCE = 3  # per channel, in 8-bit levels: the kernels use fastmath
 MISMATCH = 0.005  # share of pixels allowed past the tolerance

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mural import __version__
+from mural._version import __version__
 from mural.events import Problem
-from mural.render.palette import load_palette
-from mural.runtime import Mural
+from mural.events.errors import MuralError
 from mural.safety.guard import SafetyConfig
+from mural.show.palettes import load_palette
+from mural.show.wall import Wall
 from mural.sinks.progress import Progress, format_duration
 from mural.sinks.video import VideoWriter, output_kind
 from mural.sources.offline import load_offline
@@ -35,7 +36,7 @@ FAST_PRESET_MAX_PIXELS = 1280 * 720  # up to 720p "veryfast"; above, "superfast"
 FrameHook = Callable[[int, float, np.ndarray], None]
 
 
-class ExportError(ValueError):
+class ExportError(MuralError, ValueError):
     """Export arguments that cannot work (empty span, unknown output suffix ...)."""
 
 
@@ -195,7 +196,7 @@ def export_video(
     }
     if speed != 1:
         metadata["mural:speed"] = f"{speed:g}"
-    mural = Mural(stream.events, size=(width, height), seed=seed, palette=pal, safety=safety)
+    mural = Wall(stream.events, size=(width, height), seed=seed, palette=pal, safety=safety)
     metadata["mural:flash-limiter"] = "on" if mural.guard.config.enabled else "OFF"
     writer = VideoWriter(
         output, (width, height), rate, crf=crf, force=force, preset=preset_for(size),

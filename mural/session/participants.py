@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mural.colourspace import srgb_to_linear
 from mural.engine.colour import wavelength_to_linear_rgb
+from mural.engine.colourspace import srgb_to_linear
 from mural.engine.engine import PATTERNS, Personal
+from mural.events.errors import MuralError
 from mural.events.model import MAX_PARTICIPANT_LEN
+from mural.session.toml import FileProblem, TomlLines, toml_error
 
 HUE_RANGE = (380.0, 700.0)
 MAX_WEIGHT = 0.8
@@ -32,20 +33,7 @@ MAX_NAME = 64
 KEYS = ("name", "hue", "colour", "color", "pattern", "weight")
 
 
-@dataclass(frozen=True)
-class FileProblem:
-    """One problem in a TOML file, with the line to look at (None: the whole file)."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}" if self.line else (
-            f"{self.path}: {self.message}")
-
-
-class ParticipantsError(ValueError):
+class ParticipantsError(MuralError, ValueError):
     """A participants file with problems; `problems` lists every one."""
 
     def __init__(self, problems: list[FileProblem]) -> None:
@@ -83,10 +71,8 @@ def parse_participants(
 ) -> tuple[dict[str, Personal], list[FileProblem]]:
     """Validate parsed TOML into {participant id: Personal}, collecting every problem.
 
-    `lines` (a mural.session.TomlLines) places each problem on its line.
+    `lines` (a TomlLines) places each problem on its line.
     """
-    from mural.session import TomlLines
-
     lines = lines or TomlLines()
     out: dict[str, Personal] = {}
     problems: list[FileProblem] = []
@@ -155,8 +141,6 @@ def parse_participants(
 
 def check_participants(path: str | Path) -> tuple[dict[str, Personal], list[FileProblem]]:
     """Read and validate a participants file; never raises for bad content."""
-    from mural.session import TomlLines, toml_error
-
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")

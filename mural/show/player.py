@@ -24,7 +24,7 @@
 # Render size. Frames are composited at the window size fitted to the mural's aspect, times a
 # scale from SCALES chosen from the measured cost of render + show (see Player._adapt); the
 # window scales them up. Memory: the mural's list of applied events is trimmed every
-# `trim_every` seconds (Mural.forget_applied), so hours of live or looped input stay flat.
+# `trim_every` seconds (Wall.forget_applied), so hours of live or looped input stay flat.
 
 from __future__ import annotations
 
@@ -39,11 +39,11 @@ from typing import Protocol
 
 import numpy as np
 
-from mural import __version__
+from mural._version import __version__
 from mural.events import EmotionEvent, Event, SignalEvent, event_from_dict
-from mural.render.palette import Palette, load_palette, palette_names
-from mural.runtime import Mural
 from mural.safety.guard import SafetyConfig
+from mural.show.palettes import Palette, load_palette, palette_names
+from mural.show.wall import Wall
 from mural.sinks.png import save_png
 from mural.sources import EventSource, SourceStats, open_source
 from mural.sources.replay import MergedSource
@@ -229,7 +229,7 @@ class Player:
         self._t0 = clock()
         self.recorder = None
         if record is not None:  # opened first: a bad path fails before any port is bound
-            from mural.events.recorder import StreamRecorder
+            from mural.sinks.recorder import StreamRecorder
 
             self.recorder = StreamRecorder(record, force=record_force,
                                            header={"recorded_by": "mural play"})
@@ -293,7 +293,7 @@ class Player:
     def _resume(self, path: Path) -> None:
         """Continue a saved show: the wall as it was, the recordings from where they were."""
         try:
-            self.mural = Mural.from_state(path, palette=self.palette, safety=self.safety)
+            self.mural = Wall.from_state(path, palette=self.palette, safety=self.safety)
         except BaseException:
             self.close()
             raise
@@ -314,8 +314,8 @@ class Player:
                  "sources": [getattr(s, "name", "?") for s in self.sources]}
         return self.mural.save_state(self.autosave, extra=extra)
 
-    def _new_mural(self, events: Sequence[Event] = ()) -> Mural:
-        mural = Mural(events, size=self.size, seed=self.seed, palette=self.palette,
+    def _new_mural(self, events: Sequence[Event] = ()) -> Wall:
+        mural = Wall(events, size=self.size, seed=self.seed, palette=self.palette,
                       safety=self.safety)
         mural.set_render_size(self.render_size)
         return mural

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from mural.events import EmotionEvent, Event, SignalEvent, write_stream
-from mural.player import (
+from mural.show.palettes import assets_dir, palette_names
+from mural.show.player import (
     END_TAIL,
     KEY_EMOTIONS,
     MANUAL,
@@ -21,8 +22,7 @@ from mural.player import (
     Player,
     hotkeys_markdown,
 )
-from mural.render.palette import assets_dir, palette_names
-from mural.runtime import Mural
+from mural.show.wall import Wall
 from mural.sinks.png import read_png_metadata
 from mural.sources import SourceStats
 from mural.sources.offline import load_offline
@@ -152,7 +152,7 @@ def test_events_from_a_skipped_span_still_arrive():
 def test_frames_match_offline_rendering_while_nothing_is_skipped():
     player, sink, clock = make_player()
     play_for(player, clock, 2.0)
-    reference = Mural(load_offline(FESTIVAL).events, size=SIZE).frame_at(player.mural.time)
+    reference = Wall(load_offline(FESTIVAL).events, size=SIZE).frame_at(player.mural.time)
     assert np.array_equal(sink.last_frame, reference)
 
 
@@ -225,7 +225,7 @@ def test_right_and_left_seek_ten_seconds():
     press(player, "left")
     assert player.position == pytest.approx(1.0)
     # going back rebuilt the mural from the recording: it is the offline mural at that time
-    reference = Mural(load_offline(FESTIVAL).events, size=SIZE).frame_at(player.mural.time)
+    reference = Wall(load_offline(FESTIVAL).events, size=SIZE).frame_at(player.mural.time)
     assert np.array_equal(sink.last_frame, reference)
     press(player, "left")
     assert player.position == 0.0  # clamped at the start
@@ -282,7 +282,7 @@ def test_closing_the_window_quits():
 # -- manual feedback -----------------------------------------------------------------------
 
 
-def emotion_events(mural: Mural) -> list[EmotionEvent]:
+def emotion_events(mural: Wall) -> list[EmotionEvent]:
     return [e for e in mural.events if isinstance(e, EmotionEvent) and e.participant == MANUAL]
 
 
@@ -587,7 +587,7 @@ def test_resume_continues_exactly_as_an_uninterrupted_show(tmp_path):
 
 
 def test_closing_saves_and_a_corrupt_state_is_a_clear_error(tmp_path):
-    from mural.state import StateError
+    from mural.show.state import StateError
 
     state = tmp_path / "s.npz"
     player, _, clock = make_player(autosave=state, autosave_every=1e9)

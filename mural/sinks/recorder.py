@@ -17,10 +17,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from mural.events.errors import MuralError
 from mural.events.model import Event, Header
 
 
-class RecorderError(Exception):
+class RecorderError(MuralError):
     """The recording file cannot be created or written (exists, no space, no permission)."""
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from mural.engine.engine import Engine, EngineConfig
 from mural.events import MarkerEvent
+from mural.events.errors import MuralError
 
 FORMAT = "lumina-mural-state"
 VERSION = 1
@@ -37,7 +38,7 @@ ENGINE_SCALARS = (
 )
 
 
-class StateError(Exception):
+class StateError(MuralError):
     """A state file that cannot be used: missing, partial, corrupt or from another mural."""
 
 

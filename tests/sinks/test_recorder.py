@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mural.events import EmotionEvent, MarkerEvent, SignalEvent, read_stream
-from mural.events.recorder import RecorderError, StreamRecorder, event_line
+from mural.sinks.recorder import RecorderError, StreamRecorder, event_line
 
 EVENTS = [
     EmotionEvent(t=0.1234567890123, participant="p1", valence=0.8, arousal=0.65, intensity=0.8,
@@ -88,7 +88,7 @@ def test_fsync_cadence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 WRITER = """
 import sys, time
 from mural.events import EmotionEvent
-from mural.events.recorder import StreamRecorder
+from mural.sinks.recorder import StreamRecorder
 with StreamRecorder(sys.argv[1], header={"recorder": "kill-test"}) as rec:
     i = 0
     while True:

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from mural.events import EmotionEvent, write_stream
-from mural.export import (
+from mural.show.palettes import assets_dir
+from mural.show.video import (
     ExportError,
     ExportInterrupted,
     export_video,
@@ -17,8 +18,7 @@ from mural.export import (
     frame_time,
     preset_for,
 )
-from mural.render.palette import assets_dir
-from mural.runtime import Mural
+from mural.show.wall import Wall
 from mural.sinks.png import read_png_metadata
 from mural.sinks.video import probe_video
 from mural.sources import SourceError
@@ -79,7 +79,7 @@ def test_frames_folder_is_deterministic_and_frame_exact(tmp_path):
     assert all(np.array_equal(x, y) for x, y in zip(first, second, strict=True))
     assert not np.array_equal(first[0], first[-1])  # it moves
     # frame k is the mural at start + k/fps, whatever the path that led there
-    mural = Mural(load_offline(FESTIVAL).events, size=SIZE, seed=3)
+    mural = Wall(load_offline(FESTIVAL).events, size=SIZE, seed=3)
     assert np.array_equal(first[3], mural.frame_at(START + 0.3))
     meta = read_png_metadata(tmp_path / "a" / "frame_000000.png")
     assert meta["mural:seed"] == "3"
@@ -105,7 +105,7 @@ def test_existing_output_needs_force(tmp_path):
 
 
 def test_ctrl_c_keeps_a_playable_file_of_what_was_rendered(tmp_path, monkeypatch):
-    real_render = Mural.render
+    real_render = Wall.render
     calls = {"n": 0}
 
     def render_then_interrupt(self):
@@ -114,7 +114,7 @@ def test_ctrl_c_keeps_a_playable_file_of_what_was_rendered(tmp_path, monkeypatch
         calls["n"] += 1
         return real_render(self)
 
-    monkeypatch.setattr(Mural, "render", render_then_interrupt)
+    monkeypatch.setattr(Wall, "render", render_then_interrupt)
     out = tmp_path / "cut.mp4"
     with pytest.raises(ExportInterrupted) as stop:
         export_video(FESTIVAL, out, fps=10, size=SIZE, start=START, end=START + 3, quiet=True)

@@ -12,8 +12,8 @@ import numpy as np
 
 from mural.engine.colour import emotion_colour
 from mural.engine.engine import EngineConfig
-from mural.render.compositor import StageTimes
-from mural.runtime import Mural
+from mural.engine.timing import StageTimer
+from mural.show.wall import Wall
 from mural.sources.simulate import simulate
 
 SCENE_START = 40.0  # seconds into the festival scenario: the crowd is lit and moving
@@ -50,7 +50,7 @@ class BenchResult:
         }
 
 
-def standard_scene(size: tuple[int, int], particles: int, seed: int = 0) -> Mural:
+def standard_scene(size: tuple[int, int], particles: int, seed: int = 0) -> Wall:
     """The festival crowd at full joy, with exactly `particles` live particles.
 
     Emission is switched off and the particles are seeded with long lives, so the count holds
@@ -59,7 +59,7 @@ def standard_scene(size: tuple[int, int], particles: int, seed: int = 0) -> Mura
     stream = simulate("festival", seed=seed)
     config = replace(EngineConfig(), max_particles=max(1, particles), emission_rate=0.0,
                      burst_particles=0.0)
-    mural = Mural(stream.events, size=size, seed=seed, config=config)
+    mural = Wall(stream.events, size=size, seed=seed, config=config)
     mural.advance_to(SCENE_START)
     engine = mural.engine
     rng = np.random.default_rng(seed)
@@ -79,7 +79,7 @@ def standard_scene(size: tuple[int, int], particles: int, seed: int = 0) -> Mura
     return mural
 
 
-def revive(mural: Mural, rng: np.random.Generator) -> None:
+def revive(mural: Wall, rng: np.random.Generator) -> None:
     """Put particles that drifted off the wall back on it, so the count stays at N."""
     engine = mural.engine
     dead = np.flatnonzero(engine.age >= engine.life)
@@ -110,9 +110,9 @@ def run_bench(
     for k in range(warmup):  # compile and warm caches outside the timing
         mural.advance_to(start_t + k / timeline_fps)
         mural.render()
-    times = StageTimes()
-    mural.engine.times = times
-    mural.compositor.times = times
+    times = StageTimer(time.perf_counter)
+    mural.engine.timer = times
+    mural.compositor.timer = times
     t0 = mural.time
     began = time.perf_counter()
     rng = np.random.default_rng(1)
@@ -167,7 +167,7 @@ def run_soak(
     """
     cycle = simulate("festival", seed=seed)
     length = cycle.duration + 5.0
-    mural = Mural(size=size, seed=seed)
+    mural = Wall(size=size, seed=seed)
     total = hours * 3600.0
     every = total / checkpoints
     points: list[SoakPoint] = []

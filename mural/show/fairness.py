@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from mural.engine.engine import EngineConfig
 from mural.events import Event
-from mural.runtime import Mural
+from mural.show.wall import Wall
 
 PROBE_SIZE = (160, 90)  # the share is a property of the simulation, not of the output size
 
@@ -18,7 +18,7 @@ def light_shares(events: Iterable[Event], *, seed: int = 0) -> dict[str, float]:
     small token bucket for bursts), so a sender of 100x more events cannot take over the wall.
     """
     events = list(events)
-    mural = Mural(events, size=PROBE_SIZE, seed=seed, config=EngineConfig(max_particles=20_000))
+    mural = Wall(events, size=PROBE_SIZE, seed=seed, config=EngineConfig(max_particles=20_000))
     end = max((e.t for e in events), default=0.0)
     mural.advance_to(end + mural.engine.dt)
     return mural.engine.light_share()

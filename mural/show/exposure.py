@@ -29,13 +29,14 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from mural import __version__
-from mural.colourspace import srgb_encode_lut
+from mural._version import __version__
+from mural.engine.colourspace import srgb_encode_lut
 from mural.engine.engine import Engine, EngineConfig, Personal
 from mural.engine.kernels import row_of
 from mural.events import Event
+from mural.events.errors import MuralError
 from mural.render import kernels as rk
-from mural.render.palette import Palette, load_palette
+from mural.show.palettes import Palette, load_palette
 
 DEFAULT_POSTER = (7680, 4320)
 BAND_BUDGET = 128 * 2**20  # bytes of float32 band buffers (accumulator + blur scratch)
@@ -47,7 +48,7 @@ KNEE = 0.5  # soft light above this is compressed before it is folded in
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
-class ExposureError(ValueError):
+class ExposureError(MuralError, ValueError):
     """An exposure that cannot be made (empty span, no events ...)."""
 
 
@@ -128,7 +129,7 @@ PaletteChange = tuple[float, "Palette | str", float]  # (time, palette, fade sec
 
 def palette_schedule(base: Palette | str, changes: Sequence[PaletteChange] = ()
                      ) -> Callable[[float], Palette]:
-    """palette_at(t) for a base palette and timed crossfades, as Mural.set_palette plays them."""
+    """palette_at(t) for a base palette and timed crossfades, as Wall.set_palette plays them."""
     base_palette = load_palette(base)
     steps = sorted(((float(c), load_palette(p), float(f)) for c, p, f in changes),
                    key=lambda s: s[0])
@@ -251,7 +252,7 @@ def _deposit_paths(acc, row0, pos, prev, colour, age, life, pidx, gain, scale, s
 
 
 class _Stepper:
-    """An Engine fed a sorted event list, stepped like Mural steps it (minus the safety guard,
+    """An Engine fed a sorted event list, stepped like Wall steps it (minus the safety guard,
     which never changes the simulation)."""
 
     def __init__(self, events: Sequence[Event], size: tuple[int, int], seed: int,

@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mural.runtime import Mural
+from mural.show.wall import Wall
 from tests.helpers import crowd, emotion
 
 
 def test_going_back_in_time_rebuilds_the_same_frame():
-    mural = Mural(crowd(["joy"], end=6.0), size=(96, 54))
+    mural = Wall(crowd(["joy"], end=6.0), size=(96, 54))
     at3 = mural.frame_at(3.0)
     mural.frame_at(6.0)
     assert np.array_equal(mural.frame_at(3.0), at3)
 
 
 def test_pushed_events_land_in_time_order():
-    mural = Mural(size=(96, 54))
+    mural = Wall(size=(96, 54))
     mural.push([emotion(0.5, "a", "joy"), emotion(0.2, "b", "calm")])
     assert [e.t for e in mural.events] == [0.2, 0.5]
     mural.advance_to(1.0)
@@ -25,7 +25,7 @@ def test_pushed_events_land_in_time_order():
 
 
 def test_forget_applied_bounds_memory_for_long_runs():
-    mural = Mural(size=(96, 54))
+    mural = Wall(size=(96, 54))
     for k in range(200):
         mural.push([emotion(k * 0.1, "p", "joy")])
         mural.advance_to(k * 0.1 + 0.05)
@@ -35,9 +35,9 @@ def test_forget_applied_bounds_memory_for_long_runs():
 
 def test_bad_times_are_refused():
     with pytest.raises(ValueError):
-        Mural(size=(96, 54)).advance_to(float("nan"))
+        Wall(size=(96, 54)).advance_to(float("nan"))
     with pytest.raises(ValueError):
-        Mural(size=(96, 54)).advance_to(-1.0)
+        Wall(size=(96, 54)).advance_to(-1.0)
 
 
 def test_a_still_fast_forwards_without_compositing_the_frames_on_the_way(monkeypatch):
@@ -51,7 +51,7 @@ def test_a_still_fast_forwards_without_compositing_the_frames_on_the_way(monkeyp
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Compositor, "render", counting)
-    mural = Mural(crowd(["joy"], end=60.0), size=(96, 54))
+    mural = Wall(crowd(["joy"], end=60.0), size=(96, 54))
     mural.frame_at(60.0)
     assert len(calls) == 1
     assert mural.engine.step_index == 1800

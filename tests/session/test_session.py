@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mural.runtime import Mural
 from mural.session import (
     Overrides,
     SessionError,
@@ -21,6 +20,7 @@ from mural.session import (
     play_plan,
     run_session,
 )
+from mural.show.wall import Wall
 from mural.sinks.video import probe_video
 from mural.sources.offline import load_offline
 
@@ -227,7 +227,7 @@ fade = 0.5
     for k in range(11, 20):  # after it: ember's grade
         assert not np.array_equal(a[k], b[k]), k
     # the crossfade is a function of time: frame 12 (t=2.2) is 40 % of the way to ember
-    reference = Mural(load_offline(str(night / "night.jsonl")).events, size=(96, 54), seed=3)
+    reference = Wall(load_offline(str(night / "night.jsonl")).events, size=(96, 54), seed=3)
     reference.advance_to(2.0)
     reference.set_palette("ember", 0.5)
     assert np.array_equal(reference.frame_at(2.2), b[12])
@@ -237,7 +237,7 @@ def test_a_still_cue_at_a_marker_is_the_frame_at_the_marker(night):
     path = session(night, HEAD + '\n[[cue]]\nmarker = "drop"\nstill = "out/drop.png"\n')
     result = run_session(path)
     assert result.written == [night / "out" / "drop.png"]
-    expected = Mural(load_offline(str(night / "night.jsonl")).events, size=(96, 54),
+    expected = Wall(load_offline(str(night / "night.jsonl")).events, size=(96, 54),
                      seed=3).frame_at(2.0)
     assert np.array_equal(np.asarray(Image.open(night / "out" / "drop.png")), expected)
 

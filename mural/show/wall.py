@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -17,11 +16,11 @@ import numpy as np
 from mural.engine.engine import Engine, EngineConfig, Personal
 from mural.events import Event
 from mural.render.compositor import Compositor
-from mural.render.palette import Palette, load_palette
 from mural.safety.guard import SafetyConfig, SafetyGuard
+from mural.show.palettes import Palette, load_palette
 
 
-class Mural:
+class Wall:
     """Events in, frames out, on a fixed simulation step.
 
     Events are applied at the start of the step during which they happen; `advance_to` only
@@ -45,7 +44,7 @@ class Mural:
         self.safety = safety or SafetyConfig()
         self.events: list[Event] = sorted(events, key=lambda e: e.t)
         self._times = [e.t for e in self.events]
-        self.compositor = Compositor(self.config.size, palette)
+        self.compositor = Compositor(self.config.size, load_palette(palette))
         self.resume_extra: dict = {}
         self._fade: tuple | None = None
         self.reset()
@@ -101,7 +100,7 @@ class Mural:
 
         `extra` holds what the caller needs to resume around it (sources' positions, speed).
         """
-        from mural.state import engine_state, write_state
+        from mural.show.state import engine_state, write_state
 
         state = {
             "engine": engine_state(self.engine),
@@ -120,12 +119,12 @@ class Mural:
         *,
         palette: Palette | str | None = None,
         safety: SafetyConfig | None = None,
-    ) -> Mural:
+    ) -> Wall:
         """Resume a saved mural; events before its time count as already applied.
 
-        Raises mural.state.StateError for a missing, partial or corrupt file.
+        Raises mural.show.state.StateError for a missing, partial or corrupt file.
         """
-        from mural.state import StateError, load_engine_state, read_state
+        from mural.show.state import StateError, load_engine_state, read_state
 
         config_dict, state = read_state(path)
         try:
@@ -162,10 +161,11 @@ class Mural:
             self._next += 1
         engine.step()
         self._apply_fade(engine.t)
-        began = time.perf_counter()
+        timer = engine.timer
+        began = timer.clock() if timer is not None else 0.0
         self.guard.update(engine, self.compositor.palette, engine.dt, self.config.size)
-        if engine.times is not None:
-            engine.times.add("safety", time.perf_counter() - began)
+        if timer is not None:
+            timer.lap("safety", began)
 
     def advance_to(self, t: float) -> None:
         """Simulate forward to time t (seconds). Going back rebuilds from the start."""

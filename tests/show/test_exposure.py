@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mural.exposure import (
+from mural.show.exposure import (
     BAND_BUDGET,
     KNEE,
     LUMA,
@@ -24,7 +24,7 @@ from mural.exposure import (
     render_exposure,
     tiny_size,
 )
-from mural.render.palette import load_palette
+from mural.show.palettes import load_palette
 from mural.sinks.png import read_png_metadata
 from tests.helpers import blackout, crowd, signal
 

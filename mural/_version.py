@@ -1,0 +1,3 @@
+"""The version, in a leaf module every layer may read."""
+
+__version__ = "0.1.0"
