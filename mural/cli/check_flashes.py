@@ -32,7 +32,7 @@ def command(ctx: click.Context, source: Path, fps: float | None, as_json: bool) 
     region, 1 when one does, 2 when the input cannot be read. The report lists the limits of
     the method; it supports, not replaces, a review of the installation on site.
     """
-    from mural.safety.analyzer import FlashInputError, analyse_video
+    from mural.show.flashes import FlashInputError, analyse_video
 
     try:
         report = analyse_video(source, fps=fps)

@@ -41,28 +41,31 @@ class TimeType(click.ParamType):
 TIME = TimeType()
 
 
-def user_errors():
-    """Exceptions that mean bad input, not a bug: shown as one clean line, never a traceback."""
-    from mural.events import EventError, StreamError
-    from mural.show.palettes import PaletteError
-    from mural.show.state import StateError
-    from mural.sinks.recorder import RecorderError
-    from mural.sources import SourceError
-
-    return (StreamError, SourceError, PaletteError, EventError, FileExistsError, StateError,
-            RecorderError)
+def error_message(exc: BaseException) -> str:
+    """The one line a user sees for an error: ours say what and where; the operating
+    system's (a full disk, a read-only folder, too many open files) name the file."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return str(exc) or type(exc).__name__
 
 
 def friendly(func):
-    """Turn user errors raised inside a command into click errors (exit code 1, one line)."""
+    """Every user error raised inside a command becomes one clean line and exit code 1.
+
+    Every error of ours that a user can cause derives from MuralError; OSError covers what the
+    machine refuses (disk full, read-only, permissions, too many open files).
+    """
     import functools
+
+    from mural.events.errors import MuralError
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except user_errors() as exc:
-            raise click.ClickException(str(exc)) from None
+        except (MuralError, OSError) as exc:
+            raise click.ClickException(error_message(exc)) from None
 
     return wrapper
 

@@ -67,7 +67,7 @@ def command(ctx, source, output, fps, size, start, end, speed, seed, palette, cr
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
     if check_flashes:
-        from mural.safety.analyzer import analyse_video
+        from mural.show.flashes import analyse_video
 
         report = analyse_video(result.path, fps=fps if result.kind == "frames" else None)
         click.echo(report.format())

@@ -5,7 +5,6 @@ from mural.safety.analyzer import (
     FlashReport,
     Region,
     analyse_frames,
-    analyse_video,
     standard_regions,
 )
 from mural.safety.limiter import FlashLimiter, apply_gain, limit_frames, upsample_gain
@@ -24,7 +23,6 @@ __all__ = [
     "FlashReport",
     "Region",
     "analyse_frames",
-    "analyse_video",
     "apply_gain",
     "block_mean",
     "frame_measures",

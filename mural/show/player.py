@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -45,6 +44,7 @@ from mural.safety.guard import SafetyConfig
 from mural.show.palettes import Palette, load_palette, palette_names
 from mural.show.wall import Wall
 from mural.sinks.png import save_png
+from mural.sinks.window import HudLine, InputEvent, Window
 from mural.sources import EventSource, SourceStats, open_source
 from mural.sources.replay import MergedSource
 
@@ -101,41 +101,6 @@ def hotkeys_text() -> str:
     return "\n".join(f"{key.ljust(width)}  {action}" for key, action in HOTKEYS)
 
 
-@dataclass(frozen=True)
-class InputEvent:
-    """One user input in neutral terms: kind "key" (with `key`), "click"/"drag" (with `pos`,
-    x and y in 0..1 of the picture), or "quit" (the window was closed)."""
-
-    kind: str
-    key: str | None = None
-    pos: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True)
-class HudLine:
-    """One line of on-screen text; `alert` lines are drawn in red."""
-
-    text: str
-    alert: bool = False
-
-
-class Sink(Protocol):
-    """What the player needs from a window."""
-
-    size: tuple[int, int]  # drawable size in pixels
-    fullscreen: bool
-
-    def show(self, frame: np.ndarray, hud: Sequence[HudLine] | None = None) -> None: ...
-
-    def poll(self) -> list[InputEvent]: ...
-
-    def mouse(self) -> tuple[float, float] | None: ...
-
-    def toggle_fullscreen(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass
 class PlayStats:
     """What a session did, for the one-line summary on exit."""
@@ -187,7 +152,7 @@ class Player:
     def __init__(
         self,
         sources: Sequence[str | EventSource],
-        sink: Sink,
+        sink: Window,
         *,
         size: tuple[int, int] | None = None,
         fps: float = 60.0,
@@ -753,7 +718,6 @@ __all__ = [
     "InputEvent",
     "PlayStats",
     "Player",
-    "Sink",
     "fit_size",
     "hotkeys_markdown",
     "hotkeys_text",

@@ -19,8 +19,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from mural.events.errors import MuralError
-from mural.show.player import HudLine, InputEvent  # noqa: E402
+from mural.events.errors import MuralError  # noqa: E402
+from mural.sinks.window import HudLine, InputEvent  # noqa: E402
 
 DEFAULT_SIZE = (1280, 720)
 HUD_FONT_PX = 20

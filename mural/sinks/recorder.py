@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -41,8 +41,10 @@ class StreamRecorder:
         header: Mapping[str, Any] | None = None,
         fsync_interval: float = 1.0,
         force: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
+        self.clock = clock  # when the last fsync was, for the cadence (injected in tests)
         self.fsync_interval = fsync_interval
         self.count = 0  # events written
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
@@ -53,7 +55,7 @@ class StreamRecorder:
         except OSError as exc:
             raise RecorderError(f"cannot create {self.path}: {exc.strerror or exc}") from None
         self._dirty = False
-        self._last_sync = time.monotonic()
+        self._last_sync = self.clock()
         if header is not None:
             meta = {k: v for k, v in header.items() if k != "type"}
             line = json.dumps(
@@ -93,7 +95,7 @@ class StreamRecorder:
 
     def sync_if_due(self) -> None:
         """fsync if something was written and the interval has passed; cheap to call often."""
-        if self._dirty and time.monotonic() - self._last_sync >= self.fsync_interval:
+        if self._dirty and self.clock() - self._last_sync >= self.fsync_interval:
             self.sync()
 
     def sync(self) -> None:
@@ -105,7 +107,7 @@ class StreamRecorder:
         except OSError as exc:
             raise RecorderError(f"cannot sync {self.path}: {exc.strerror or exc}") from None
         self._dirty = False
-        self._last_sync = time.monotonic()
+        self._last_sync = self.clock()
 
     def close(self) -> None:
         """fsync and close; safe to call twice."""

@@ -2,13 +2,13 @@
 
 SOURCE is `path.jsonl` / `path.csv` (replay), `sim:NAME` (a simulated scenario), `-` (JSON lines
 on stdin), or a live listener `SCHEME://HOST:PORT[?...]` (osc://, ws://, ...). Every factory is
-`factory(uri, *, strict, clock) -> EventSource`, registered by scheme in `SCHEMES`; modules are
-imported only when their scheme is opened, so `mural still` never loads a network library.
+`factory(uri, *, strict, clock) -> EventSource`, registered by scheme in `SCHEMES`; the package's
+`open_source` imports a module only when its scheme is opened, so `mural still` never loads a
+network library. Source modules import from here, never from the package.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +79,7 @@ SCHEMES: dict[str, Scheme] = {
     "stdin": Scheme("mural.sources.stdin:open_stdin", live=True),
     "osc": Scheme("mural.sources.osc:open_osc", live=True, network=True),
     "ws": Scheme("mural.sources.websocket:open_websocket", live=True, network=True),
+    "web": Scheme("mural.sources.web:open_web", live=True, network=True),
 }
 
 
@@ -101,34 +102,3 @@ def monotonic_clock() -> Clock:
     """A session clock: seconds since it was made."""
     start = time.monotonic()
     return lambda: time.monotonic() - start
-
-
-def open_source(
-    uri: str, *, strict: bool = False, clock: Clock | None = None, resilient: bool = False
-) -> EventSource:
-    """Open any SOURCE string as an EventSource.
-
-    With `resilient`, a network listener that fails later is reopened with backoff instead of
-    ending the show; failing to open at all is still an error here.
-    """
-    scheme = SCHEMES[scheme_of(uri)]
-    module_name, factory_name = scheme.factory.split(":")
-    factory = getattr(importlib.import_module(module_name), factory_name)
-    clock = clock or monotonic_clock()
-    source = factory(uri, strict=strict, clock=clock)
-    if resilient and scheme.network:
-        from mural.sources.resilient import ResilientSource
-
-        # reopen on the port actually bound (an ephemeral :0 must come back where it was)
-        port = getattr(source, "port", None)
-        again = uri if port is None else _with_port(uri, port)
-        source = ResilientSource(lambda: factory(again, strict=strict, clock=clock),
-                                 name=source.name, clock=clock, first=source)
-    return source
-
-
-def _with_port(uri: str, port: int) -> str:
-    head, _, rest = uri.partition("://")
-    hostport, query_sep, query = rest.partition("?")
-    host = hostport.rsplit(":", 1)[0]
-    return f"{head}://{host}:{port}" + (f"?{query}" if query_sep else "")

@@ -96,7 +96,7 @@ def test_check_flashes_reports_and_passes(tmp_path):
 
 
 def test_check_flashes_failure_exits_1(tmp_path, monkeypatch):
-    from mural.safety import analyzer
+    from mural.show import flashes as analyzer
 
     class Failing:
         passed = False

@@ -67,16 +67,19 @@ def test_writing_after_close_is_an_error(tmp_path: Path) -> None:
 
 def test_fsync_cadence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[float] = []
+    now = [100.0]
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(time.monotonic()), real_fsync(fd)))
-    with StreamRecorder(tmp_path / "a.jsonl", fsync_interval=0.15) as rec:
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(now[0]), real_fsync(fd)))
+    with StreamRecorder(tmp_path / "a.jsonl", fsync_interval=1.0, clock=lambda: now[0]) as rec:
         assert synced == []
         for _ in range(20):
-            rec.write(EVENTS[2])  # written at once, synced at most every 0.15 s
+            rec.write(EVENTS[2])  # written at once, synced at most every second
+            now[0] += 0.04
         assert synced == []
-        time.sleep(0.16)
+        now[0] += 0.3  # 1.1 s since the file was opened
         rec.sync_if_due()  # the record loop calls this even when nothing arrives
-        assert len(synced) == 1
+        assert synced == [now[0]]
+        now[0] += 5.0
         rec.sync_if_due()  # nothing new written: no sync
         assert len(synced) == 1
     assert len(synced) == 2  # and on close
