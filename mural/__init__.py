@@ -21,6 +21,7 @@ __all__ = [
     "render_video",
     "run_session",
     "to_image",
+    "wall",
 ]
 
 

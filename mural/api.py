@@ -32,7 +32,7 @@ from mural.events import Event, Header, Stream, event_from_dict, write_stream
 from mural.session import Overrides, Plan, RunResult, load_session
 from mural.session import run_session as _run_session
 from mural.show.exposure import ExposureResult
-from mural.show.palettes import Palette
+from mural.show.palettes import DEFAULT_PALETTE, Palette
 from mural.show.video import ExportResult
 from mural.show.wall import Wall
 
@@ -98,6 +98,15 @@ class StreamBuilder:
         return Path(path)
 
 
+def _source(source: StreamLike) -> str | list[Event]:
+    """A SOURCE string as is (the pipeline reads it), anything else as its events."""
+    return str(source) if isinstance(source, str | Path) else _events(source)
+
+
+def _name(source: StreamLike) -> str:
+    return str(source) if isinstance(source, str | Path) else "api"
+
+
 def _events(source: StreamLike) -> list[Event]:
     if isinstance(source, str | Path):
         return open_stream(source).events
@@ -116,8 +125,9 @@ def _people(participants: People) -> dict[str, Personal]:
     return dict(participants)
 
 
-def mural(stream_or_events: StreamLike = (), *, size: tuple[int, int] = (1280, 720),
-          seed: int = 0, palette: Palette | str = "abyss", participants: People = None) -> Wall:
+def wall(stream_or_events: StreamLike = (), *, size: tuple[int, int] = (1280, 720),
+          seed: int = 0, palette: Palette | str = DEFAULT_PALETTE,
+          participants: People = None) -> Wall:
     """A Wall over a stream (a Stream, events, or a path/SOURCE string).
 
     Seek with `advance_to(t)` (simulation only), take frames with `frame_at(t)` (numpy
@@ -125,7 +135,10 @@ def mural(stream_or_events: StreamLike = (), *, size: tuple[int, int] = (1280, 7
     `participants` is {id: Personal} or a participants .toml file.
     """
     return Wall(_events(stream_or_events), size=size, seed=seed, palette=palette,
-                 personal=_people(participants))
+                personal=_people(participants))
+
+
+mural = wall  # the first name of `wall`, kept for scripts written against it
 
 
 def to_image(frame: np.ndarray) -> Image.Image:
@@ -135,60 +148,33 @@ def to_image(frame: np.ndarray) -> Image.Image:
 
 def render_still(source: StreamLike, at: float, output: str | Path | None = None, *,
                  size: tuple[int, int] = (1920, 1080), seed: int = 0,
-                 palette: Palette | str = "abyss", participants: People = None) -> np.ndarray:
+                 palette: Palette | str = DEFAULT_PALETTE, participants: People = None,
+                 force: bool = False) -> np.ndarray:
     """The frame at `at` seconds (what `mural still` writes); saved as PNG when `output` is
-    given, with the same provenance chunks."""
-    from mural._version import __version__
-    from mural.show.palettes import load_palette
-    from mural.sinks.png import save_png
+    given, with the same provenance chunks (an existing file needs `force`)."""
+    from mural.show.still import render_still as still
 
-    pal = load_palette(palette)
-    frame = mural(source, size=size, seed=seed, palette=pal,
-                  participants=participants).frame_at(at)
-    if output is not None:
-        save_png(output, frame, {
-            "Software": f"Lumina Mural {__version__}",
-            "mural:source": str(source) if isinstance(source, str | Path) else "api",
-            "mural:time": f"{at:g}", "mural:seed": seed, "mural:palette": pal.name,
-            "mural:size": f"{size[0]}x{size[1]}",
-        })
-    return frame
+    return still(_source(source), at, output, size=size, seed=seed, palette=palette,
+                 personal=_people(participants), force=force, source_name=_name(source))
 
 
 def render_video(source: StreamLike, output: str | Path, *, fps: float = 30,
                  size: tuple[int, int] = (1280, 720), start: float = 0.0,
-                 end: float | None = None, seed: int = 0, palette: str = "abyss",
+                 end: float | None = None, seed: int = 0, palette: str = DEFAULT_PALETTE,
                  speed: float = 1.0, crf: int = 20, force: bool = False, quiet: bool = True,
-                 participants: People = None) -> ExportResult | RunResult:
-    """Render a span frame-exactly into .mp4/.webm/.gif or a frames folder (`mural video`).
+                 participants: People = None) -> ExportResult:
+    """Render a span frame-exactly into .mp4/.webm/.gif or a frames folder (`mural video`),
+    through the same pipeline as the command; returns what was written."""
+    from mural.show.video import export_video
 
-    A SOURCE string goes straight to `mural.show.video.export_video`; streams built in code (or
-    personal colours) go through the session renderer, which makes the same frames.
-    Returns what was written (ExportResult or RunResult).
-    """
-    if isinstance(source, str | Path) and participants is None:
-        from mural.show.video import export_video
-
-        return export_video(str(source), output, fps=fps, size=size, start=start, end=end,
-                            seed=seed, palette=palette, speed=speed, crf=crf, force=force,
-                            quiet=quiet)
-    from mural.session import MuralSettings, Output, Session, render_plan
-
-    events = _events(source)
-    duration = max((e.t for e in events), default=0.0)
-    stop = duration if end is None else end
-    out = Output("video", str(output), start=start, end=stop, fps=fps, size=size, speed=speed,
-                 crf=crf)
-    session = Session(Path("api"), MuralSettings(size=size, fps=fps, seed=seed, palette=palette),
-                      (), None, (), (out,))
-    plan = Plan(session, sorted(events, key=lambda e: e.t), duration, {}, [], [out],
-                _people(participants))
-    return render_plan(plan, force=force, quiet=quiet)
+    return export_video(_source(source), output, fps=fps, size=size, start=start, end=end,
+                        seed=seed, palette=palette, speed=speed, crf=crf, force=force,
+                        quiet=quiet, personal=_people(participants), source_name=_name(source))
 
 
 def render_exposure(source: StreamLike, output: str | Path | None, *, start: float = 0.0,
                     end: float | None = None, size: tuple[int, int] = (7680, 4320),
-                    seed: int = 0, palette: Palette | str = "abyss",
+                    seed: int = 0, palette: Palette | str = DEFAULT_PALETTE,
                     participants: People = None, force: bool = False,
                     **options: Any) -> ExposureResult:
     """The permanent mural: a long exposure of [start, end] as one PNG (or, with
@@ -197,8 +183,7 @@ def render_exposure(source: StreamLike, output: str | Path | None, *, start: flo
 
     return expose(_events(source), output, start=start, end=end, size=size, seed=seed,
                   palette=palette, personal=_people(participants), force=force,
-                  metadata={"mural:source": str(source) if isinstance(source, str | Path)
-                            else "api"}, **options)
+                  metadata={"mural:source": _name(source)}, **options)
 
 
 def open_session(path: str | Path, **overrides: Any) -> Plan:
@@ -228,4 +213,5 @@ __all__ = [
     "render_video",
     "run_session",
     "to_image",
+    "wall",
 ]

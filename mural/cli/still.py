@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from mural._version import __version__
 from mural.cli.options import (
     TIME,
     friendly,
@@ -18,42 +17,8 @@ from mural.cli.options import (
     unsafe_option,
     warn_problem,
 )
-from mural.safety.guard import SafetyConfig
-from mural.show.palettes import load_palette
-from mural.show.wall import Wall
-from mural.sinks.png import save_png
+from mural.show.still import render_still
 from mural.sources.offline import load_offline
-
-
-def render_still(
-    source: str,
-    at: float,
-    output: Path,
-    *,
-    size: tuple[int, int] = (1920, 1080),
-    seed: int = 0,
-    palette: str = "abyss",
-    strict: bool = False,
-    safety: SafetyConfig | None = None,
-) -> Path:
-    """Render SOURCE at `at` seconds into a PNG carrying its provenance."""
-    pal = load_palette(palette)
-    stream = load_offline(source, strict=strict, on_problem=warn_problem)
-    mural = Wall(stream.events, size=size, seed=seed, palette=pal, safety=safety)
-    frame = mural.frame_at(at)
-    return save_png(
-        output,
-        frame,
-        {
-            "Software": f"Lumina Mural {__version__}",
-            "mural:source": source,
-            "mural:time": f"{at:g}",
-            "mural:seed": seed,
-            "mural:palette": pal.name,
-            "mural:size": f"{size[0]}x{size[1]}",
-            "mural:flash-limiter": "on" if mural.guard.config.enabled else "OFF",
-        },
-    )
 
 
 @click.command("still")
@@ -69,9 +34,11 @@ def render_still(
 @palette_option
 @strict_option
 @unsafe_option
+@click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.pass_context
 @friendly
-def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsafe) -> None:
+def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsafe,
+            force) -> None:
     """Render the mural at one moment of SOURCE as a PNG.
 
     The simulation fast-forwards to the moment without compositing the frames on the way,
@@ -80,14 +47,14 @@ def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsa
     if (at is None) == (exposure is None):
         raise click.UsageError("give either --at TIME or --exposure START:END")
     if exposure is not None:
-        _exposure(ctx, source, exposure, output, size, seed, palette, strict)
+        _exposure(ctx, source, exposure, output, size, seed, palette, strict, force)
         return
-    path = render_still(source, at, output, size=size, seed=seed, palette=palette, strict=strict,
-                        safety=safety_from_flag(unsafe))
-    click.echo(f"wrote {path} ({size[0]}x{size[1]}, t={at:g}s, seed {seed}, palette {palette})")
+    render_still(source, at, output, size=size, seed=seed, palette=palette, strict=strict,
+                 safety=safety_from_flag(unsafe), force=force, on_problem=warn_problem)
+    click.echo(f"wrote {output} ({size[0]}x{size[1]}, t={at:g}s, seed {seed}, palette {palette})")
 
 
-def _exposure(ctx, source, span, output, size, seed, palette, strict) -> None:
+def _exposure(ctx, source, span, output, size, seed, palette, strict, force) -> None:
     """`--exposure`: the long exposure of a span (mural.show.exposure), written as a PNG."""
     from mural.session import parse_range
     from mural.show.exposure import DEFAULT_POSTER, ExposureError, render_exposure
@@ -101,7 +68,7 @@ def _exposure(ctx, source, span, output, size, seed, palette, strict) -> None:
     stream = load_offline(source, strict=strict, on_problem=warn_problem)
     try:
         result = render_exposure(stream.events, output, start=start, end=end, size=size,
-                                 seed=seed, palette=palette, force=True,
+                                 seed=seed, palette=palette, force=force,
                                  metadata={"mural:source": source})
     except ExposureError as exc:
         raise click.ClickException(str(exc)) from None

@@ -1,37 +1,53 @@
-"""Offline video export: a finite SOURCE rendered frame-exactly to MP4, WebM, GIF or PNGs."""
+"""Offline video: the ONE pipeline that renders frames, stills and cues of a span in time order.
 
-# Design notes:
-#
-# Frame k of an export is the mural at `start + k/fps` (exact rational arithmetic), whatever the
-# machine's speed, so two exports with the same arguments hold identical frames. The mural is
-# composited at the output size only, fast-forwarded to `start` without compositing, and frames
-# are encoded on the writer's background thread while the next one renders.
+`mural video`, `mural run` and the Python API all render through `render_span`.
+
+Design notes:
+
+* Frame k of a video is the mural at `start + k*speed/fps` (exact rational arithmetic), whatever
+  the machine's speed, so two exports with the same arguments hold identical frames.
+* The plan is lazy: every video's frame times, every still and every cue are generated in time
+  order and merged as they are rendered, so a long span costs no memory before its first frame.
+  At one moment, cues apply first (in file order), then stills, then the frame.
+* The wall is composited at the output size only, fast-forwarded without compositing between
+  moments, and frames are encoded on the writer's background thread while the next one renders.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import math
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from mural._version import __version__
-from mural.events import Problem
+from mural.engine.engine import Personal
+from mural.events import Event, Problem
 from mural.events.errors import MuralError
+from mural.render.palette import Palette
 from mural.safety.guard import SafetyConfig
 from mural.show.palettes import load_palette
+from mural.show.provenance import merged, provenance
 from mural.show.wall import Wall
+from mural.sinks.png import save_png
 from mural.sinks.progress import Progress, format_duration
-from mural.sinks.video import VideoWriter, output_kind
+from mural.sinks.video import VideoWriter, ffmpeg_size_problem, output_kind
 from mural.sources.offline import load_offline
 
 DEFAULT_FPS = 30
 DEFAULT_SIZE = (1280, 720)
 FAST_PRESET_MAX_PIXELS = 1280 * 720  # up to 720p "veryfast"; above, "superfast" keeps pace
+MIN_FPS, MAX_FPS = 1.0, 240.0
+MIN_SPEED, MAX_SPEED = 1 / 16, 1024.0
+MAX_VIDEO_SECONDS = 24 * 3600.0  # one output holds at most a day of footage
 
 FrameHook = Callable[[int, float, np.ndarray], None]
 
@@ -137,8 +153,267 @@ def preset_for(size: tuple[int, int]) -> str:
     return "veryfast" if size[0] * size[1] <= FAST_PRESET_MAX_PIXELS else "superfast"
 
 
-def export_video(
+def check_rate(fps: float | Fraction, speed: float = 1.0) -> Fraction:
+    """A frame rate and speed within what they mean (ExportError names the bad one)."""
+    rate = as_fraction(fps) if math.isfinite(float(fps)) else Fraction(0)
+    if not MIN_FPS <= rate <= MAX_FPS:
+        raise ExportError(f"fps must be {MIN_FPS:g}..{MAX_FPS:g}, got {fps:g}")
+    if not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
+        raise ExportError(f"speed must be {MIN_SPEED:g}..{MAX_SPEED:g}, got {speed:g}")
+    return rate
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video of a span: frames at start + k*speed/fps; `holds` repeat the frame at a
+    moment for that many seconds of video (a session's pause cues)."""
+
+    target: str
+    start: float
+    end: float
+    fps: float | Fraction = DEFAULT_FPS
+    speed: float = 1.0
+    crf: int = 20
+    holds: tuple[tuple[float, float], ...] = ()
+    metadata: Mapping[str, object] | None = None
+
+    @property
+    def frames(self) -> int:
+        return frame_count(self.start, self.end, self.fps, self.speed)
+
+    def held_frames(self, t: float) -> int:
+        """Frames a hold of `t` seconds lasts at this rate (at least one)."""
+        return max(1, math.floor(Fraction(str(t)) * as_fraction(self.fps) + Fraction(1, 2)))
+
+    def check(self, size: tuple[int, int]) -> None:
+        """ExportError for a video that cannot be made (bad rate, empty or endless span)."""
+        check_rate(self.fps, self.speed)
+        kind = _kind(self.target)
+        problem = ffmpeg_size_problem(size) if kind in ("mp4", "webm") else None
+        if problem:
+            raise ExportError(f"{self.target}: {problem}")
+        if not (math.isfinite(self.start) and math.isfinite(self.end)):
+            raise ExportError(f"{self.target}: the span must be finite")
+        if self.frames < 1:
+            raise ExportError(f"nothing to export between {self.start:g}s and {self.end:g}s "
+                              f"at {float(as_fraction(self.fps)):g} fps")
+        seconds = float(Fraction(self.frames) / as_fraction(self.fps))
+        if seconds > MAX_VIDEO_SECONDS:
+            raise ExportError(f"{self.target}: {format_duration(seconds)} of video is more "
+                              f"than one output holds ({format_duration(MAX_VIDEO_SECONDS)}); "
+                              "split the span")
+
+
+@dataclass(frozen=True)
+class StillJob:
+    """A PNG of the moment `t` at `size` (None: the span's size)."""
+
+    target: str
+    t: float
+    size: tuple[int, int] | None = None
+    metadata: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class PaletteCue:
+    """At `t`, regrade toward `palette` over `fade` seconds of mural time."""
+
+    t: float
+    palette: Palette | str
+    fade: float = 0.0
+
+
+@dataclass
+class SpanResult:
+    """What a span wrote: per video its writer's frames and size, per still its path."""
+
+    videos: list[tuple[VideoJob, int, tuple[int, int], Fraction]] = field(default_factory=list)
+    stills: list[tuple[StillJob, tuple[int, int]]] = field(default_factory=list)
+    seek_seconds: float = 0.0
+    render_seconds: float = 0.0
+    interrupted: bool = False
+
+    def lines(self) -> list[str]:
+        out = [f"wrote {job.target} ({w}x{h}, t={job.t:g}s)" for job, (w, h) in self.stills]
+        out += [f"wrote {job.target}: {frames} frames, {w}x{h} @ {float(fps):g} fps"
+                for job, frames, (w, h), fps in self.videos]
+        return out
+
+
+_CUE, _STILL, _FRAME = 0, 1, 2  # at one moment: cues first, then stills, then the frame
+
+
+def _moments(videos: Sequence[VideoJob], stills: Sequence[StillJob],
+             cues: Sequence[PaletteCue]) -> Iterator[tuple[float, int, int, object]]:
+    """Every moment of the span in time order, generated lazily: (t, kind, order, what)."""
+
+    def frames(index: int, job: VideoJob) -> Iterator[tuple[float, int, int, object]]:
+        holds = sorted((float(t), seconds) for t, seconds in job.holds
+                       if job.start <= t < job.end)
+        for k in range(job.frames):
+            t = frame_time(job.start, k, job.fps, job.speed)
+            while holds and holds[0][0] <= t:
+                at, seconds = holds.pop(0)
+                yield at, _FRAME, index, (index, job.held_frames(seconds))
+            yield t, _FRAME, index, (index, 1)
+        for at, seconds in holds:  # after the last frame, still inside the span
+            yield at, _FRAME, index, (index, job.held_frames(seconds))
+
+    streams: list[Iterable[tuple[float, int, int, object]]] = [
+        frames(i, job) for i, job in enumerate(videos)]
+    streams.append(sorted(((float(c.t), _CUE, i, c) for i, c in enumerate(cues)),
+                          key=lambda m: m[:3]))
+    streams.append(sorted(((float(s.t), _STILL, i, s) for i, s in enumerate(stills)),
+                          key=lambda m: m[:3]))
+    return heapq.merge(*streams, key=lambda m: m[:3])
+
+
+def still_frame(wall: Wall, size: tuple[int, int]) -> np.ndarray:
+    """The wall's current moment composited at `size` (the simulation keeps its own size)."""
+    if tuple(size) == wall.compositor.size:
+        return wall.render().copy()
+    own = wall.compositor.size
+    wall.set_render_size(size)
+    try:
+        return wall.render().copy()
+    finally:
+        wall.set_render_size(own)
+
+
+def render_span(
+    wall: Wall,
+    *,
+    videos: Sequence[VideoJob] = (),
+    stills: Sequence[StillJob] = (),
+    cues: Sequence[PaletteCue] = (),
     source: str,
+    force: bool = False,
+    quiet: bool = True,
+    label: str = "",
+    say: Callable[[str], None] = lambda line: None,
+    frame_hook: FrameHook | None = None,
+) -> SpanResult:
+    """Render every video frame, still and palette cue of a span in time order on one wall.
+
+    Every output carries the same provenance (source, seed, palette, size, limiter state).
+    Raises ExportInterrupted (a KeyboardInterrupt) on Ctrl-C after keeping what was rendered
+    (a playable, shorter file); ExportError before anything is written for a job that cannot
+    work; FileExistsError for existing outputs unless `force`.
+    """
+    size = wall.compositor.size
+    for job in videos:
+        job.check(size)
+    for still in stills:
+        if Path(still.target).exists() and not force:
+            raise FileExistsError(f"{still.target} exists (use --force to overwrite)")
+    result = SpanResult()
+    total = sum(job.frames + sum(job.held_frames(s) for t, s in job.holds
+                                 if job.start <= t < job.end) for job in videos) + len(stills)
+    limiter = wall.guard.config.enabled
+    began = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        writers: list[VideoWriter] = []
+        for job in videos:
+            meta = merged(provenance(source=source, seed=wall.config.seed,
+                                     palette=wall.palette.name, size=size, limiter=limiter,
+                                     fps=f"{float(as_fraction(job.fps)):g}", start=job.start,
+                                     end=job.end, speed=job.speed if job.speed != 1 else None),
+                          job.metadata)
+            writers.append(stack.enter_context(VideoWriter(
+                job.target, size, as_fraction(job.fps), crf=job.crf, force=force,
+                preset=preset_for(size), metadata=meta)))
+
+        def keep(interrupted: bool) -> SpanResult:
+            result.videos = [(job, w.frames_written, w.output_size, w.fps)
+                             for job, w in zip(videos, writers, strict=False)]
+            result.render_seconds = time.perf_counter() - began - result.seek_seconds
+            result.interrupted = interrupted
+            return result
+
+        try:
+            if writers:
+                stack.enter_context(cores_shared_with_the_encoder())
+            bar = stack.enter_context(Progress(total, quiet=quiet, label=label))
+            frame: np.ndarray | None = None
+            frame_t: float | None = None
+            rendered = 0  # distinct frames so far: the frame hook's index
+            first = True
+            for t, kind, _, what in _moments(videos, stills, cues):
+                wall.advance_to(t)  # simulation only between moments
+                if first:
+                    result.seek_seconds = time.perf_counter() - began
+                    first = False
+                if kind == _CUE:
+                    cue = what
+                    wall.set_palette(load_palette(cue.palette), cue.fade)
+                    frame_t = None
+                elif kind == _STILL:
+                    job = what
+                    image = still_frame(wall, job.size or size)
+                    shape = (image.shape[1], image.shape[0])
+                    save_png(job.target, image, merged(provenance(
+                        source=source, seed=wall.config.seed, palette=wall.palette.name,
+                        size=shape, limiter=limiter, time=t), job.metadata))
+                    result.stills.append((job, shape))
+                    say(f"wrote {job.target} ({shape[0]}x{shape[1]}, t={t:g}s)")
+                    bar.update()
+                else:
+                    index, repeats = what
+                    if frame_t != t:  # videos at the same moment share one render
+                        frame, frame_t = wall.render(), t
+                        if frame_hook is not None:
+                            frame_hook(rendered, t, frame)
+                        rendered += 1
+                    for _ in range(repeats):
+                        writers[index].write(frame)
+                        bar.update()
+        except KeyboardInterrupt:
+            stack.close()
+            raise ExportInterrupted(_span_export(keep(True), videos)) from None
+        stack.close()
+        return keep(False)
+
+
+def _span_export(span: SpanResult, videos: Sequence[VideoJob]) -> ExportResult:
+    """The first video of a span as an ExportResult (what `mural video` reports)."""
+    if not span.videos:
+        job = videos[0]
+        return ExportResult(Path(job.target), _kind(job.target), 0, (0, 0),
+                            as_fraction(job.fps), job.start, job.end, span.seek_seconds,
+                            span.render_seconds, span.interrupted)
+    job, frames, size, fps = span.videos[0]
+    return ExportResult(Path(job.target), _kind(job.target), frames, size, fps, job.start,
+                        job.end, span.seek_seconds, span.render_seconds, span.interrupted)
+
+
+def _kind(target: str) -> str:
+    try:
+        return output_kind(target)  # the text: a trailing "/" asks for a frames folder
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) stop an export the way Ctrl-C does: the file written so far is
+    finished and kept under its real name (main thread only; restored afterwards)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {n: signal.signal(n, interrupt) for n in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def export_video(
+    source: str | Sequence[Event],
     output: str | Path,
     *,
     fps: float | Fraction = DEFAULT_FPS,
@@ -146,98 +421,46 @@ def export_video(
     start: float = 0.0,
     end: float | None = None,
     seed: int = 0,
-    palette: str = "abyss",
+    palette: Palette | str = "abyss",
     speed: float = 1.0,
     crf: int = 20,
     force: bool = False,
     quiet: bool = False,
     strict: bool = False,
     safety: SafetyConfig | None = None,
+    personal: Mapping[str, Personal] | None = None,
     on_problem: Callable[[Problem], None] | None = None,
     frame_hook: FrameHook | None = None,
+    source_name: str | None = None,
 ) -> ExportResult:
-    """Render SOURCE from `start` to `end` (default: its last event) into `output`.
+    """Render SOURCE (a SOURCE string, or events) from `start` to `end` (default: its last
+    event) into `output`: one video through `render_span`.
 
     `speed` > 1 makes a time-lapse: each second of video covers `speed` seconds of SOURCE.
-
     Raises ExportInterrupted (a KeyboardInterrupt) on Ctrl-C after keeping what was rendered;
     SourceError for live or unreadable sources; FileExistsError unless `force`.
     `frame_hook(index, t, frame)` sees every frame before it is queued (the buffer is reused).
     """
-    path = Path(output)
-    try:
-        kind = output_kind(output)  # the text: a trailing "/" asks for a frames folder
-    except ValueError as exc:
-        raise ExportError(str(exc)) from None
-    rate = as_fraction(fps)
-    if rate <= 0:
-        raise ExportError(f"fps must be positive, got {fps}")
-    if not speed > 0:
-        raise ExportError(f"speed must be positive, got {speed}")
+    _kind(str(output))
+    check_rate(fps, speed)
     pal = load_palette(palette)
-    stream = load_offline(source, strict=strict, on_problem=on_problem)
-    stop = stream.duration if end is None else end
-    frames = frame_count(start, stop, rate, speed)
-    if frames < 1:
-        raise ExportError(
-            f"nothing to export between {start:g}s and {stop:g}s at {float(rate):g} fps"
-            + (" (the stream ends there; give --end)" if end is None else "")
-        )
-    width, height = size
-    metadata = {
-        "Software": f"Lumina Mural {__version__}",
-        "mural:source": source,
-        "mural:seed": seed,
-        "mural:palette": pal.name,
-        "mural:size": f"{width}x{height}",
-        "mural:fps": f"{float(rate):g}",
-        "mural:start": f"{start:g}",
-        "mural:end": f"{stop:g}",
-    }
-    if speed != 1:
-        metadata["mural:speed"] = f"{speed:g}"
-    mural = Wall(stream.events, size=(width, height), seed=seed, palette=pal, safety=safety)
-    metadata["mural:flash-limiter"] = "on" if mural.guard.config.enabled else "OFF"
-    writer = VideoWriter(
-        output, (width, height), rate, crf=crf, force=force, preset=preset_for(size),
-        metadata=metadata,
-    )
-    began = time.perf_counter()
-    seek_seconds = 0.0
-    loop_began = began
-
-    def result(interrupted: bool) -> ExportResult:
-        return ExportResult(
-            path=path,
-            kind=kind,
-            frames=writer.frames_written,
-            size=writer.output_size,
-            fps=rate,
-            start=start,
-            end=stop,
-            seek_seconds=seek_seconds,
-            render_seconds=time.perf_counter() - loop_began,
-            interrupted=interrupted,
-        )
-
+    if isinstance(source, str):
+        stream = load_offline(source, strict=strict, on_problem=on_problem)
+        events, name = stream.events, source_name or source
+    else:
+        events, name = sorted(source, key=lambda e: e.t), source_name or "api"
+    last = max((e.t for e in events), default=0.0)
+    stop = last if end is None else end
+    job = VideoJob(str(output), start, stop, fps, speed, crf)
     try:
-        with writer, cores_shared_with_the_encoder(), Progress(
-            frames, quiet=quiet, label=path.name
-        ) as bar:
-            mural.advance_to(start)  # simulation only: no frame is composited on the way
-            loop_began = time.perf_counter()
-            seek_seconds = loop_began - began
-            for index in range(frames):
-                t = frame_time(start, index, rate, speed)
-                mural.advance_to(t)
-                frame = mural.render()
-                if frame_hook is not None:
-                    frame_hook(index, t, frame)
-                writer.write(frame)
-                bar.update()
-    except KeyboardInterrupt:
-        raise ExportInterrupted(result(True)) from None
-    return result(False)
+        job.check(size)
+    except ExportError as exc:
+        hint = " (the stream ends there; give --end)" if end is None and job.frames < 1 else ""
+        raise ExportError(f"{exc}{hint}") from None
+    wall = Wall(events, size=size, seed=seed, palette=pal, safety=safety, personal=personal)
+    span = render_span(wall, videos=[job], source=name, force=force, quiet=quiet,
+                       label=Path(output).name, frame_hook=frame_hook)
+    return _span_export(span, [job])
 
 
 __all__ = [
@@ -246,11 +469,19 @@ __all__ = [
     "ExportError",
     "ExportInterrupted",
     "ExportResult",
+    "PaletteCue",
+    "SpanResult",
+    "StillJob",
+    "VideoJob",
     "as_fraction",
+    "check_rate",
     "cores_shared_with_the_encoder",
     "export_video",
     "frame_count",
     "frame_time",
     "preset_for",
+    "render_span",
+    "still_frame",
+    "terminate_as_interrupt",
     "usable_cores",
 ]

@@ -47,7 +47,8 @@ from PIL import Image
 
 from mural.sinks.png import save_png
 
-__all__ = ["FRAME_PATTERN", "KINDS", "VideoWriter", "output_kind", "probe_video"]
+__all__ = ["FRAME_PATTERN", "KINDS", "VideoWriter", "ffmpeg_size_problem", "output_kind",
+           "probe_video"]
 
 KINDS = ("mp4", "webm", "gif", "frames")
 _SUFFIX_KIND = {".mp4": "mp4", ".webm": "webm", ".gif": "gif"}
@@ -60,6 +61,18 @@ X264_PRESETS = (
 _STDERR_TAIL = 40  # lines of ffmpeg's stderr kept for error messages
 
 
+FFMPEG_MAX_AREA = (2**31 - 1) // 8  # ffmpeg's av_image_check_size: (w+128)*(h+128) below this
+
+
+def ffmpeg_size_problem(size: tuple[int, int]) -> str | None:
+    """Why ffmpeg would refuse frames of this size, or None (said before anything renders)."""
+    width, height = size
+    if (width + 128) * (height + 128) >= FFMPEG_MAX_AREA:
+        return (f"{width}x{height} is larger than ffmpeg accepts for a video frame "
+                "(about 16000x16000 at most); export a frames folder instead")
+    return None
+
+
 def output_kind(path: str | os.PathLike[str]) -> str:
     """Which sink a path asks for: "mp4", "webm", "gif" or "frames" (a PNG folder).
 
@@ -68,9 +81,12 @@ def output_kind(path: str | os.PathLike[str]) -> str:
     """
     text = os.fspath(path)
     candidate = Path(text)
+    kind = _SUFFIX_KIND.get(candidate.suffix.lower())
+    if kind is not None and candidate.is_dir() and not text.endswith(("/", os.sep)):
+        raise ValueError(f"{text} is an existing folder, not a {kind} file: choose another "
+                         f"name, or end it with '/' for PNG frames in that folder")
     if text.endswith(("/", os.sep)) or candidate.is_dir() or not candidate.suffix:
         return "frames"
-    kind = _SUFFIX_KIND.get(candidate.suffix.lower())
     if kind is None:
         raise ValueError(
             f"cannot export to {text!r}: unknown suffix {candidate.suffix!r}; use .mp4, "

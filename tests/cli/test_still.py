@@ -68,7 +68,8 @@ def test_bad_lines_warn_by_default_and_fail_in_strict_mode(stream, tmp_path):
     ok = invoke("still", stream, "--at", "2", "-o", out, "--size", "96x54")
     assert ok.exit_code == 0
     assert "line 4" in ok.output and "glee" in ok.output
-    strict = invoke("still", stream, "--at", "2", "-o", out, "--size", "96x54", "--strict")
+    strict = invoke("still", stream, "--at", "2", "-o", tmp_path / "strict.png", "--size",
+                    "96x54", "--strict")
     assert strict.exit_code != 0
     assert "line 4" in strict.output and "Traceback" not in strict.output
 
@@ -101,3 +102,18 @@ def test_switching_the_flash_limiter_off_is_loud_and_recorded(stream, tmp_path):
     safe = tmp_path / "safe.png"
     invoke("still", stream, "--at", "3", "-o", safe, "--size", "96x54")
     assert read_png_metadata(safe)["mural:flash-limiter"] == "on"
+
+
+def test_an_existing_output_is_never_overwritten_without_force(tmp_path):
+    stream = tmp_path / "s.jsonl"
+    stream.write_text(json.dumps({"t": 0, "participant": "a", "emotion": "joy"}) + "\n")
+    before = stream.read_bytes()
+    own = invoke("still", stream, "--at", "1", "-o", stream, "--size", "64x36")
+    assert own.exit_code == 1 and "--force" in own.output and "Traceback" not in own.output
+    assert stream.read_bytes() == before  # not even its own source recording
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"precious")
+    refused = invoke("still", stream, "--at", "1", "-o", out, "--size", "64x36")
+    assert refused.exit_code == 1 and out.read_bytes() == b"precious"
+    forced = invoke("still", stream, "--at", "1", "-o", out, "--size", "64x36", "--force")
+    assert forced.exit_code == 0 and out.read_bytes().startswith(b"\x89PNG")
