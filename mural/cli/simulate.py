@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from mural.events import StreamError, write_stream
+from mural.cli.options import friendly
 from mural.events.formats import SUFFIXES
-from mural.sources import SourceError
+from mural.sinks.files import save_stream
 from mural.sources.simulate import SCENARIOS, simulate
 
 
@@ -27,17 +27,16 @@ from mural.sources.simulate import SCENARIOS, simulate
               help="Seconds; phases scale with it. [default: the scenario's own]")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Same seed, same events.")
+@click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
+@friendly
 def command(name: str, output: Path, participants: int, duration: float | None,
-            seed: int) -> None:
+            seed: int, force: bool) -> None:
     if output.suffix.lower() not in SUFFIXES:
         raise click.ClickException(
             f"{output}: unknown stream format (use one of {', '.join(SUFFIXES)})"
         )
-    try:
-        stream = simulate(name, participants=participants, duration=duration, seed=seed)
-        write_stream(output, stream.events, stream.header)
-    except (SourceError, StreamError) as exc:
-        raise click.ClickException(str(exc)) from None
+    stream = simulate(name, participants=participants, duration=duration, seed=seed)
+    save_stream(output, stream, force=force)
     meta = stream.header.meta if stream.header is not None else {}
     kinds = {k: sum(1 for e in stream.events if e.type == k)
              for k in ("emotion", "signal", "marker")}

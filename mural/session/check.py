@@ -21,6 +21,7 @@ from mural.session.parse import _Reader, apply_overrides, parse_session
 from mural.session.participants import check_participants
 from mural.session.toml import FileProblem
 from mural.show.palettes import PaletteError, load_palette
+from mural.show.video import ExportError, VideoJob
 from mural.sources import SourceError, is_live
 
 
@@ -101,6 +102,11 @@ def check_session(
                 markers[marker.name] = marker.t
 
     known = {s.uri for s in session.sources} | {s.written for s in session.sources}
+    for cue in session.cues:
+        if cue.add_source and cue.add_source in known:
+            bad(lines.key("cue", cue.index, "add_source"),
+                f"add_source {cue.add_source!r} is already a [[source]] (it plays from the "
+                "start); add it only here, or only as a [[source]]")
     known |= {c.add_source for c in session.cues if c.add_source}
     timed: list[TimedCue] = []
     for cue in session.cues:
@@ -146,6 +152,12 @@ def check_session(
             bad(lines.key("output", out.index, "end" if out.end is not None else out.kind),
                 f"{out.kind} span {out.start:g}..{end:g}s is empty (the session ends at "
                 f"{duration:g}s)")
+        elif out.kind == "video" and end > out.start:
+            job = VideoJob(out.target, out.start, end, out.fps or session.mural.fps, out.speed)
+            try:
+                job.check(out.size or session.mural.size)
+            except ExportError as exc:
+                bad(lines.key("output", out.index, "video"), str(exc))
         outputs.append(out)
     if until is not None:
         kept = []
@@ -193,7 +205,13 @@ def _resolve_like(session: Session, uri: str) -> str:
 
 def _unwritable(target: str, force: bool) -> str | None:
     """Why an output cannot be written (exists, or its folder is not writable), or None."""
-    path = Path(target)
+    try:
+        return _unwritable_path(Path(target), target, force)
+    except OSError as exc:  # a name too long for the file system, a loop of links ...
+        return f"cannot write {target}: {exc.strerror or exc}"
+
+
+def _unwritable_path(path: Path, target: str, force: bool) -> str | None:
     if path.exists():
         if not force:
             return f"{target} exists (use --force to overwrite)"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +27,9 @@ from mural.session.model import (
     Session,
     SourceSpec,
 )
-from mural.session.toml import FileProblem, TomlLines, toml_error
+from mural.session.toml import FileProblem, TomlLines, read_toml
 from mural.session.values import parse_range, parse_size, parse_time
+from mural.show.video import MAX_FPS, MIN_FPS
 from mural.sources import scheme_of
 
 
@@ -80,6 +81,8 @@ class _Reader:
                     raise ValueError(f"must be a number, got {raw!r}")
                 if kind == "int" and not isinstance(raw, int):
                     raise ValueError(f"must be a whole number, got {raw!r}")
+                if not math.isfinite(raw):
+                    raise ValueError(f"must be a finite number, got {raw!r}")
                 lo, hi = limits.get("lo", float("-inf")), limits.get("hi", float("inf"))
                 if not lo <= raw <= hi or (limits.get("positive") and raw <= 0):
                     span = f"{lo:g}..{hi:g}" if hi != float("inf") else f">= {lo:g}"
@@ -103,25 +106,18 @@ class _Reader:
 
 
 
+MAX_OFFSET = 24 * 3600.0  # a cue's offset from its marker: at most a day either way
+
+
 def parse_session(path: str | Path) -> tuple[Session | None, list[FileProblem]]:
     """Read a session file into a Session, collecting every structural problem.
 
     Files, streams, markers and outputs are checked by `check_session`.
     """
     path = Path(path)
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, [FileProblem(name, None, "no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [FileProblem(name, None, f"cannot read ({exc})")]
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, message = toml_error(exc)
-        return None, [FileProblem(name, line, message)]
-    lines = TomlLines.scan(text)
+    data, lines, problems = read_toml(path)
+    if data is None:
+        return None, problems
     r = _Reader(path, lines)
 
     for key, value in data.items():
@@ -143,7 +139,7 @@ def parse_session(path: str | Path) -> tuple[Session | None, list[FileProblem]]:
     raw_mural = data.get("mural") if isinstance(data.get("mural"), dict) else {}
     r.unknown("mural", 0, raw_mural, MURAL_KEYS, "[mural]")
     size = r.value("mural", 0, raw_mural, "size", "size")
-    fps = r.value("mural", 0, raw_mural, "fps", "number", positive=True, hi=240)
+    fps = r.value("mural", 0, raw_mural, "fps", "number", lo=MIN_FPS, hi=MAX_FPS)
     seed = r.value("mural", 0, raw_mural, "seed", "int", lo=0, hi=2**32 - 1)
     palette = r.value("mural", 0, raw_mural, "palette", "text")
     settings = MuralSettings(
@@ -196,7 +192,7 @@ def _cue(r: _Reader, i: int, spec: dict) -> Cue | None:
     values = {
         "at": r.value("cue", i, spec, "at", "time"),
         "marker": r.value("cue", i, spec, "marker", "text"),
-        "offset": r.value("cue", i, spec, "offset", "number"),
+        "offset": r.value("cue", i, spec, "offset", "number", lo=-MAX_OFFSET, hi=MAX_OFFSET),
         "palette": r.value("cue", i, spec, "palette", "text"),
         "fade": r.value("cue", i, spec, "fade", "number", lo=0, hi=3600),
         "still": r.value("cue", i, spec, "still", "text"),
@@ -237,9 +233,9 @@ def _output(r: _Reader, i: int, spec: dict) -> Output | None:
         target = r.value("output", i, spec, "video", "text")
         start = r.value("output", i, spec, "start", "time")
         end = r.value("output", i, spec, "end", "time")
-        fps = r.value("output", i, spec, "fps", "number", positive=True, hi=240)
+        fps = r.value("output", i, spec, "fps", "number", lo=MIN_FPS, hi=MAX_FPS)
         size = r.value("output", i, spec, "size", "size")
-        speed = r.value("output", i, spec, "speed", "number", positive=True, hi=MAX_SPEED)
+        speed = r.value("output", i, spec, "speed", "number", lo=MIN_SPEED, hi=MAX_SPEED)
         crf = r.value("output", i, spec, "crf", "int", lo=0, hi=51)
         if any(v is None for k, v in (("video", target), ("start", start), ("end", end),
                                       ("fps", fps), ("size", size), ("speed", speed),

@@ -15,7 +15,6 @@ colour = "#84f8ca"     # ... or an sRGB colour
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from mural.engine.colourspace import srgb_to_linear
 from mural.engine.engine import PATTERNS, Personal
 from mural.events.errors import MuralError
 from mural.events.model import MAX_PARTICIPANT_LEN
-from mural.session.toml import FileProblem, TomlLines, toml_error
+from mural.session.toml import FileProblem, TomlLines, read_toml
 
 HUE_RANGE = (380.0, 700.0)
 MAX_WEIGHT = 0.8
@@ -141,19 +140,10 @@ def parse_participants(
 
 def check_participants(path: str | Path) -> tuple[dict[str, Personal], list[FileProblem]]:
     """Read and validate a participants file; never raises for bad content."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}, [FileProblem(name, None, "no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return {}, [FileProblem(name, None, f"cannot read ({exc})")]
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, message = toml_error(exc)
-        return {}, [FileProblem(name, line, message)]
-    return parse_participants(data, name, TomlLines.scan(text))
+    data, lines, problems = read_toml(path)
+    if data is None:
+        return {}, problems
+    return parse_participants(data, str(path), lines)
 
 
 def load_participants(path: str | Path) -> dict[str, Personal]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,29 @@ def toml_error(exc: tomllib.TOMLDecodeError) -> tuple[int | None, str]:
     return line, f"not valid TOML: {message}"
 
 
+
+
+def read_toml(path: str | Path) -> tuple[dict[str, Any] | None, TomlLines, list[FileProblem]]:
+    """(data, lines, problems) of a TOML file; never raises for a bad file: a missing or
+    unreadable file, bad UTF-8, a syntax error or absurd nesting is one problem with its line."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, TomlLines(), [FileProblem(name, None, "no such file")]
+    except IsADirectoryError:
+        return None, TomlLines(), [FileProblem(name, None, "is a folder, not a file")]
+    except UnicodeDecodeError as exc:
+        return None, TomlLines(), [FileProblem(name, None, f"not UTF-8 text ({exc.reason} at "
+                                                           f"byte {exc.start})")]
+    except OSError as exc:
+        return None, TomlLines(), [FileProblem(name, None,
+                                               f"cannot read ({exc.strerror or exc})")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, message = toml_error(exc)
+        return None, TomlLines(), [FileProblem(name, line, message)]
+    except RecursionError:
+        return None, TomlLines(), [FileProblem(name, None, "nested too deeply to be read")]
+    return data, TomlLines.scan(text), []

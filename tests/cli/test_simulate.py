@@ -57,3 +57,37 @@ def test_help_lists_scenarios():
     assert result.exit_code == 0
     for name in ("festival", "calm", "joy", "grief", "blackout"):
         assert name in result.output
+
+
+def test_an_existing_recording_is_never_overwritten_without_force(tmp_path):
+    from mural.cli import main
+
+    out = tmp_path / "keep.jsonl"
+    out.write_text('{"t": 0, "participant": "a", "emotion": "joy"}\n')
+    before = out.read_bytes()
+    runner = CliRunner()
+    refused = runner.invoke(main, ["simulate", "calm", "-o", str(out), "--duration", "5"])
+    assert refused.exit_code == 1 and "--force" in refused.output
+    assert out.read_bytes() == before
+    forced = runner.invoke(main, ["simulate", "calm", "-o", str(out), "--duration", "5",
+                                  "--force"])
+    assert forced.exit_code == 0 and out.read_bytes() != before
+
+
+def test_a_failing_write_leaves_no_file_under_the_real_name(tmp_path, monkeypatch):
+    import errno
+
+    import mural.sinks.files as files
+    from mural.cli import main
+
+    def full_disk(path, events, header=None):
+        with open(path, "w") as handle:
+            handle.write("{partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(files, "write_stream", full_disk)
+    out = tmp_path / "full.jsonl"
+    result = CliRunner().invoke(main, ["simulate", "calm", "-o", str(out), "--duration", "5"])
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []  # neither the real name nor a temporary file
