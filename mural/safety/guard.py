@@ -14,7 +14,7 @@ from numba import njit
 
 from mural.engine.engine import COARSE_CELL, Engine
 from mural.render.compositor import head_strength
-from mural.render.kernels import head_light, head_radius
+from mural.render.kernels import aces, head_light, head_radius
 from mural.render.palette import Palette
 from mural.safety.limiter import FlashLimiter
 from mural.safety.luminance import RED_RATIO_FLOOR, RED_RATIO_SATURATED, block_edges
@@ -27,11 +27,6 @@ _ZERO, _ONE = _F32(0.0), _F32(1.0)
 _LR, _LG, _LB = _F32(0.2126), _F32(0.7152), _F32(0.0722)  # relative luminance weights
 _RED_FLOOR = _F32(RED_RATIO_FLOOR)
 _RED_RAMP = _F32(1.0 / (RED_RATIO_SATURATED - RED_RATIO_FLOOR))
-
-
-def aces(x: np.ndarray) -> np.ndarray:
-    """The compositor's filmic curve (same fit, numpy)."""
-    return np.clip((x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
 
 
 # -- kernels (serial: every array here is small, and the guard runs on every step) ------------
@@ -124,14 +119,6 @@ def _live_runs(age, life, block, runs):
     return 2
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _aces32(x):
-    """The compositor's filmic curve, float32 and branch-free (so the row loop vectorises)."""
-    v = (x * (_F32(2.51) * x + _F32(0.03))) / (x * (_F32(2.43) * x + _F32(0.59)) + _F32(0.14))
-    v = v if v < _ONE else _ONE
-    return v if v > _ZERO else _ZERO
-
-
 @njit(cache=True, error_model="numpy")
 def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
                 heads_red, edges_y, edges_x, lum_out, red_out):
@@ -173,9 +160,9 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
             top = top if top > b else b
             form = _F32(0.6) * (_LR * r + _LG * g + _LB * b) + _F32(0.4) * top
             sr, sg, sb = form * s0, form * s1, form * s2
-            dr = _aces32((sr + (r - sr) * v) * k0)
-            dg = _aces32((sg + (g - sg) * v) * k1)
-            db = _aces32((sb + (b - sb) * v) * k2)
+            dr = aces((sr + (r - sr) * v) * k0)
+            dg = aces((sg + (g - sg) * v) * k1)
+            db = aces((sb + (b - sb) * v) * k2)
             col_lum[x] += _LR * dr + _LG * dg + _LB * db + heads_row[x]
             # Saturated red (see luminance.red_measure_linear): the excess R - G - B, weighted
             # by a ramp of the red ratio R / (R + G + B) from 0.65 to 0.8.
@@ -342,8 +329,19 @@ class SafetyGuard:
                 "memory_coarse": self.memory_coarse.copy(), "limiter": self.limiter.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.exposure = float(state["exposure"])
-        self.gain = np.asarray(state["gain"], np.float32)
-        self._steps = int(state["steps"])
-        self.memory_coarse[...] = state["memory_coarse"]
+        """Restore a state_dict; ValueError for anything that does not fit this guard."""
+        exposure = float(state["exposure"])
+        gain = np.asarray(state["gain"], np.float32)
+        steps = int(state["steps"])
+        memory = np.asarray(state["memory_coarse"], np.float32)
+        if not (np.isfinite(exposure) and 0.0 <= exposure <= 8.0):
+            raise ValueError(f"guard exposure must be in 0..8, got {exposure}")
+        if gain.shape != self.gain.shape or not np.isfinite(gain).all():
+            raise ValueError(f"guard gain must be finite with shape {self.gain.shape}")
+        if memory.shape != self.memory_coarse.shape or not np.isfinite(memory).all():
+            raise ValueError("guard memory must be finite with the shape of the coarse grid")
+        if steps < 0:
+            raise ValueError(f"guard steps must be >= 0, got {steps}")
         self.limiter.load_state_dict(state["limiter"])
+        self.exposure, self.gain, self._steps = exposure, gain.copy(), steps
+        self.memory_coarse[...] = memory

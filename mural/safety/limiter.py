@@ -377,19 +377,31 @@ class FlashLimiter:
                 f"state is for grid {tuple(np.asarray(state['grid']).tolist())}, "
                 f"limiter has {self.grid}"
             )
-        self.rate = np.asarray(state["rate"], _F32).copy()
-        self.capacity = np.asarray(state["capacity"], _F32).copy()
-        self.deadband = np.asarray(state["deadband"], _F32).copy()
-        self.release = _F32(np.asarray(state["release"]))
-        self.gain = np.asarray(state["gain"], _F32).copy()
+        def same(name: str) -> np.ndarray:
+            """A saved array with the shape the live one has, every value finite."""
+            value = np.asarray(state[name], _F32)
+            live = getattr(self, name if not name.startswith(("before", "charged")) else
+                           f"_{name}")
+            if value.shape != np.shape(live) or not np.isfinite(value).all():
+                raise ValueError(f"limiter {name} must be finite with shape {np.shape(live)}")
+            return value.copy()
+
+        self.rate = same("rate")
+        self.capacity = same("capacity")
+        self.deadband = same("deadband")
+        release = np.asarray(state["release"], _F32)
+        if release.shape != () or not np.isfinite(release):
+            raise ValueError("limiter release must be one finite number")
+        self.release = _F32(release)
+        self.gain = same("gain")
         self.enabled = bool(np.asarray(state["enabled"]))
         self.primed = bool(np.asarray(state["primed"]))
-        self.shown = np.asarray(state["shown"], _F32).copy()
-        self.tokens = np.asarray(state["tokens"], _F32).copy()
-        self.tokens_all = np.asarray(state["tokens_all"], _F32).copy()
-        self._before = np.asarray(state["before"], _F32).copy()
-        self._charged = np.asarray(state["charged"], _F32).copy()
-        self._charged_all = np.asarray(state["charged_all"], _F32).copy()
+        self.shown = same("shown")
+        self.tokens = same("tokens")
+        self.tokens_all = same("tokens_all")
+        self._before = same("before")
+        self._charged = same("charged")
+        self._charged_all = same("charged_all")
 
     # -- core ----------------------------------------------------------------------------------
 
