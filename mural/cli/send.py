@@ -3,96 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
-from contextlib import ExitStack
-from typing import Any, Protocol
+from typing import Any
 
 import click
 
-from mural.events import EMOTION_NAMES, Event, EventError, Header, event_from_dict
-from mural.sources.live import format_address, parse_listen_uri
-
-SEND_TIMEOUT = 5.0
-
-
-class Target(Protocol):
-    def send(self, event: Event) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def wire_dict(event: Event) -> dict[str, Any]:
-    """An event as sent to a live source: no `t`, since the receiver stamps its own."""
-    return {k: v for k, v in event.to_dict().items() if k != "t"}
-
-
-class OscTarget:
-    """UDP to an `osc://` source, in the address space documented in mural.sources.osc."""
-
-    def __init__(self, host: str, port: int) -> None:
-        from pythonosc.udp_client import UDPClient
-
-        self.client = UDPClient(host, port, timeout=SEND_TIMEOUT)  # blocking: waits, never drops
-
-    def send(self, event: Event) -> None:
-        from mural.sources.osc import event_to_osc, pack
-
-        self.client.send(pack(event_to_osc(event)))
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class WebSocketTarget:
-    """One WebSocket connection to a `ws://` source; one JSON text message per event."""
-
-    def __init__(self, uri: str) -> None:
-        from websockets.sync.client import connect
-
-        self._stack = ExitStack()  # connect() is meant to be used as a context manager
-        try:
-            self.connection = self._stack.enter_context(
-                connect(uri, open_timeout=SEND_TIMEOUT, proxy=None)
-            )
-        except TypeError:  # websockets < 15 has no proxy support to turn off
-            self.connection = self._stack.enter_context(connect(uri, open_timeout=SEND_TIMEOUT))
-
-    def send(self, event: Event) -> None:
-        self.connection.send(json.dumps(wire_dict(event), separators=(",", ":")))
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-class StdoutTarget:
-    """`-`: JSON lines on stdout, for piping into `mural record -` or another program."""
-
-    def send(self, event: Event) -> None:
-        click.echo(json.dumps(wire_dict(event), separators=(",", ":"), ensure_ascii=False))
-
-    def close(self) -> None:
-        pass
-
-
-def open_target(uri: str) -> Target:
-    """`osc://HOST:PORT`, `ws://HOST:PORT` (host defaults to 127.0.0.1) or `-`."""
-    if uri == "-":
-        return StdoutTarget()
-    scheme = uri.partition("://")[0]
-    if scheme not in ("osc", "ws"):
-        raise click.ClickException(f"unknown target {uri!r} (expected osc://HOST:PORT, "
-                                   f"ws://HOST:PORT or -)")
-    try:
-        host, port = parse_listen_uri(uri, scheme)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    address = format_address(scheme, host, port)
-    try:
-        if scheme == "osc":
-            return OscTarget(host, port)
-        return WebSocketTarget(address)
-    except Exception as exc:  # refused, unknown host, failed handshake, timeout
-        raise click.ClickException(f"cannot connect to {address}: {exc}") from None
+from mural.cli.options import friendly
+from mural.events import EMOTION_NAMES, Event, EventError, Header, event_from_dict, read_stream
+from mural.sinks.send import send_events
 
 
 def _validate(obj: Any) -> Event:
@@ -137,31 +54,6 @@ def _event_from_options(opts: dict[str, Any]) -> Event:
     return _validate({k: v for k, v in given.items() if k != "json_text"})
 
 
-def _replay(target: Target, path: str, speed: float) -> tuple[int, int]:
-    from mural.events.formats import StreamError, read_stream
-
-    try:
-        stream = read_stream(path, on_problem=lambda p: click.echo(f"warning: {p}", err=True))
-    except StreamError as exc:
-        raise click.ClickException(str(exc)) from None
-    events = stream.events
-    if not events:
-        return 0, 0
-    origin = events[0].t  # start at once, whatever the first event's time
-    start = time.monotonic()
-    sent = 0
-    try:
-        for event in events:
-            delay = start + (event.t - origin) / speed - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            target.send(event)
-            sent += 1
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-    return sent, len(events)
-
-
 @click.command("send")
 @click.argument("target", metavar="TARGET")
 @click.option("--participant", "-p", help="Who the event is about.")
@@ -181,6 +73,7 @@ def _replay(target: Target, path: str, speed: float) -> tuple[int, int]:
               help="Re-send a recording, paced by its event times.")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Replay speed factor (with --replay).")
+@friendly
 def command(target: str, replay: str | None, speed: float, **opts: Any) -> None:
     """Send events to TARGET: osc://HOST:PORT, ws://HOST:PORT, or - (JSON lines on stdout).
 
@@ -195,20 +88,9 @@ def command(target: str, replay: str | None, speed: float, **opts: Any) -> None:
         if speed != 1.0:
             raise click.UsageError("--speed only applies to --replay")
         event = _event_from_options(opts)
-    out = open_target(target)
-    try:
-        if event is not None:
-            out.send(event)
-            sent = total = 1
-        else:
-            assert replay is not None
-            sent, total = _replay(out, replay, speed)
-    except click.ClickException:
-        raise
-    except Exception as exc:  # connection dropped, network unreachable ...
-        raise click.ClickException(f"sending to {target} failed: {exc}") from None
-    finally:
-        out.close()
+    events = [event] if event is not None else read_stream(
+        replay, on_problem=lambda p: click.echo(f"warning: {p}", err=True)).events
+    sent, total = send_events(target, events, speed=speed if event is None else None)
     if target != "-":
         noun = "event" if total == 1 else "events"
         done = f"{sent} {noun}" if sent == total else f"{sent} of {total} {noun}"

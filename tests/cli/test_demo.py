@@ -9,7 +9,8 @@ os.environ["SDL_VIDEODRIVER"] = "dummy"  # a window without a screen, before pyg
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from mural.cli import demo, main  # noqa: E402
+from mural.cli import main  # noqa: E402
+from mural.show import demo  # noqa: E402
 from mural.sinks.png import read_png_metadata  # noqa: E402
 from mural.sinks.video import probe_video  # noqa: E402
 
