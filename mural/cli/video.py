@@ -17,7 +17,14 @@ from mural.cli.options import (
     unsafe_option,
     warn_problem,
 )
-from mural.show.video import DEFAULT_FPS, ExportError, ExportInterrupted, export_video
+from mural.show.video import (
+    DEFAULT_FPS,
+    MAX_SPEED,
+    MIN_SPEED,
+    ExportInterrupted,
+    export_video,
+    terminate_as_interrupt,
+)
 
 EXIT_INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
 
@@ -33,8 +40,9 @@ EXIT_INTERRUPTED = 130  # the shell's code for "stopped by Ctrl-C"
               help="First moment to show: seconds or m:ss.")
 @click.option("--end", type=TIME, default=None,
               help="Where to stop: seconds or m:ss (default: the stream's last event).")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Time-lapse: seconds of SOURCE per second of video.")
+@click.option("--speed", type=click.FloatRange(min=MIN_SPEED, max=MAX_SPEED), default=1.0,
+              show_default=True, help="Time-lapse: seconds of SOURCE per second of video "
+                                      f"({MIN_SPEED:g}..{MAX_SPEED:g}).")
 @seed_option
 @palette_option
 @click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True,
@@ -55,16 +63,15 @@ def command(ctx, source, output, fps, size, start, end, speed, seed, palette, cr
     arguments always give the same frames. Ctrl-C keeps a playable file of what was rendered.
     """
     try:
-        result = export_video(
-            source, output, fps=fps, size=size, start=start, end=end, seed=seed,
-            palette=palette, speed=speed, crf=crf, force=force, quiet=quiet, strict=strict,
-            safety=safety_from_flag(unsafe), on_problem=warn_problem,
-        )
+        with terminate_as_interrupt():  # SIGTERM keeps a playable file, as Ctrl-C does
+            result = export_video(
+                source, output, fps=fps, size=size, start=start, end=end, seed=seed,
+                palette=palette, speed=speed, crf=crf, force=force, quiet=quiet,
+                strict=strict, safety=safety_from_flag(unsafe), on_problem=warn_problem,
+            )
     except ExportInterrupted as stop:
         click.echo(f"interrupted: {stop.result.summary()}", err=True)
         ctx.exit(EXIT_INTERRUPTED)
-    except ExportError as exc:
-        raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
     if check_flashes:
         from mural.show.flashes import analyse_video
