@@ -80,6 +80,7 @@ SCHEMES: dict[str, Scheme] = {
     "osc": Scheme("mural.sources.osc:open_osc", live=True, network=True),
     "ws": Scheme("mural.sources.websocket:open_websocket", live=True, network=True),
     "web": Scheme("mural.sources.web:open_web", live=True, network=True),
+    "brainflow": Scheme("mural.sources.brainflow_source:open_brainflow", live=True, network=True),
 }
 
 

@@ -17,6 +17,9 @@ its packet arrives. Datagrams that are not OSC count as malformed; messages with
 address, the wrong number or types of arguments, an unknown emotion, NaN or out-of-range values
 count as rejected. Neither stops the listener. On Linux, datagrams the kernel discarded because
 the receive buffer overflowed (a flood faster than parsing) are counted as dropped.
+
+`osc://HOST:PORT?map=mindmonitor|emotibit|FILE.toml` routes every message to a mapper instead
+of this address space (Muse via Mind Monitor, EmotiBit, any device): see mural.sources.oscmap.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
@@ -48,6 +52,7 @@ from mural.sources.live import (
     format_address,
     parse_listen_uri,
 )
+from mural.sources.oscmap import OscMapper, feed_mapper, mapper_from_query, tick_mapper
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +146,10 @@ class OscSource(LiveSource):
         clock: Clock,
         cap: int = QUEUE_CAP,
         soft: int = QUEUE_SOFT,
+        mapper: OscMapper | None = None,
     ) -> None:
         sock = _bind_udp(host, port)
+        self.mapper = mapper  # set: messages go to it instead of the /mural/... handlers
         self.host = host
         self.port: int = sock.getsockname()[1]
         self.address = format_address("osc", host, self.port)
@@ -190,6 +197,8 @@ class OscSource(LiveSource):
                 else:
                     dgram = sock.recv(MAX_DATAGRAM)
             except TimeoutError:
+                if self.mapper is not None:
+                    tick_mapper(self)
                 continue
             except OSError as exc:
                 if self._stop.is_set():
@@ -216,7 +225,12 @@ class OscSource(LiveSource):
             self.malformed(f"{len(dgram)}-byte datagram: {exc}")
             return
         for message in messages:
-            self.ingest_message(message.address, message.params)
+            if self.mapper is not None:
+                feed_mapper(self, message.address, message.params)
+            else:
+                self.ingest_message(message.address, message.params)
+        if self.mapper is not None:
+            tick_mapper(self)
 
     def ingest_message(self, address: str, args: list[Any]) -> None:
         """Queue the event one OSC message describes (or remember a heart rate)."""
@@ -282,14 +296,15 @@ def _bind_udp(host: str, port: int) -> socket.socket:
 
 
 def open_osc(uri: str, *, strict: bool = False, clock: Clock) -> OscSource:
-    """The `osc://HOST:PORT` factory registered in mural.sources.SCHEMES."""
+    """The `osc://HOST:PORT[?map=...]` factory registered in mural.sources.SCHEMES."""
     from mural.sources.base import SourceError
 
     try:
         host, port = parse_listen_uri(uri, "osc")
     except ValueError as exc:
         raise SourceError(str(exc)) from None
-    return OscSource(host, port, strict=strict, clock=clock)
+    mapper = mapper_from_query(urlsplit(uri).query)
+    return OscSource(host, port, strict=strict, clock=clock, mapper=mapper)
 
 
 # -- sending (used by `mural send`) --------------------------------------------------------------
