@@ -10,11 +10,12 @@ from mural.events.formats import SUFFIXES
 from mural.session.check import check_session
 from mural.session.model import TABLES
 from mural.session.toml import TomlLines
+from mural.sources.oscmap import check_osc_map
 
 PALETTE_KEYS = {"background_top", "background_bottom", "shadow_tint", "shadow_level", "exposure",
                 "bloom", "bloom_wide", "saturation", "tint", "lift", "memory_gain",
                 "head_strength"}
-KINDS = ("auto", "session", "stream", "participants", "palette")
+KINDS = ("auto", "session", "stream", "participants", "palette", "map")
 
 
 def file_kind(path: Path) -> str:
@@ -27,6 +28,8 @@ def file_kind(path: Path) -> str:
         return "participants" if "particip" in path.stem.lower() else "session"
     if set(data) & set(TABLES):
         return "session"
+    if isinstance(data.get("route"), list):  # an osc:// map: [[route]] tables
+        return "map"
     if set(data) & PALETTE_KEYS:
         return "palette"
     return "participants"
@@ -50,6 +53,11 @@ def validate_file(path: Path, kind: str = "auto", *, force: bool = False,
 
         people, trouble = check_participants(path)
         return [str(p) for p in trouble], [], f"participants: {len(people)}"
+    if kind == "map":
+        osc_map, trouble = check_osc_map(path)
+        if osc_map is None or trouble:
+            return [str(p) for p in trouble], [], "osc map"
+        return [], [], f"osc map: {len(osc_map.routes)} route(s)"
     if kind == "palette":
         from mural.show.palettes import PaletteError, load_palette
 
