@@ -66,3 +66,58 @@ def test_existing_files_and_other_formats_are_refused(tmp_path: Path) -> None:
     assert keep.read_text() == "{}\n"
     with pytest.raises(RecordError, match=".jsonl"):
         record([sim_of(1)], tmp_path / "x.csv")
+
+
+def test_a_muse_through_mind_monitor_is_recorded_and_replays(tmp_path: Path) -> None:
+    """Real OSC datagrams in Mind Monitor's address space, recorded on an injected clock."""
+    import socket
+    import time
+
+    import numpy as np
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+    from pythonosc.udp_client import UDPClient
+
+    from mural.events import SignalEvent
+    from mural.show.wall import Wall
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = UDPClient("127.0.0.1", port)
+    clock = FakeClock()
+    rng = np.random.default_rng(3)
+
+    def moment(shoe: float) -> bytes:
+        bundle = OscBundleBuilder(IMMEDIATELY)
+        for address, values in (("/muse/elements/alpha_absolute", 1.0 + rng.normal(0, .04, 4)),
+                                ("/muse/elements/beta_absolute", 0.5 + rng.normal(0, .04, 4)),
+                                ("/muse/elements/horseshoe", [shoe] * 4)):
+            message = OscMessageBuilder(address)
+            for value in values:
+                message.add_arg(float(value))
+            bundle.add_content(message.build())
+        return bundle.build().dgram
+
+    def sleep(seconds: float) -> None:  # every half second of the clock, the headband speaks
+        before = clock.now
+        clock.sleep(seconds)
+        if int(clock.now * 2) != int(before * 2):
+            client._sock.sendto(moment(4.0 if 6.0 <= clock.now < 8.0 else 1.0),
+                                ("127.0.0.1", port))
+            time.sleep(0.01)  # let the listener take it before the next poll
+
+    out = tmp_path / "muse.jsonl"
+    done = record([f"osc://127.0.0.1:{port}?map=mindmonitor&participant=cleo&calibrate=2"],
+                  out, duration=12.0, clock=clock, sleep=sleep)
+    client._sock.close()
+    events = read_stream(out, strict=True).events
+    assert done.events == len(events) > 10
+    moods = [e for e in events if isinstance(e, EmotionEvent)]
+    levels = [e for e in events if isinstance(e, SignalEvent)]
+    assert moods and all(e.participant == "cleo" for e in moods + levels)
+    assert min(e.level for e in levels if 6.5 <= e.t <= 8.0) < 0.3  # the headband slipped
+    assert levels[-1].level > 0.8
+    first = Wall(events, size=(64, 36), seed=1).frame_at(11.0)
+    again = Wall(read_stream(out).events, size=(64, 36), seed=1).frame_at(11.0)
+    assert (first == again).all() and first.any()
