@@ -62,8 +62,8 @@ class Compositor:
         width, height = self.size
         self._out = np.zeros((height, width, 3), np.uint8)
         self._wide = np.zeros((fh, width, 3), np.uint16)
-        self._taps_x = kernels.resize_taps(fw, width)
-        self._taps_y = kernels.resize_taps(fh, height)
+        self._taps_x = kernels.byte_taps(fw, width)
+        self._taps_y = kernels.byte_taps(fh, height)
         scale = fh / 540.0  # blur radii are set for a 540-row field and scale with it
         self._sigma1 = kernels.gaussian_weights(max(0.75, 1.5 * scale))
         self._sigma2 = kernels.gaussian_weights(max(1.0, 4.5 * scale))

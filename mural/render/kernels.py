@@ -1,15 +1,21 @@
-"""Fused numba kernels for compositing: shading, bloom, tone map, upscale and particle heads."""
+"""Fused numba kernels for compositing: shading, bloom, tone map, upscale and particle heads.
+
+Also the pieces every picture shares, so the screen, the poster and the safety estimate see
+light alike: `shade` (light sinking into shadow where the wall is dim) and `aces` (the filmic
+curve).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from mural.engine.kernels import _coarse_at, row_of3
 
 
 @njit(cache=True, fastmath=True)
-def _shade(c0, c1, c2, v, t0, t1, t2):
+def shade(c0, c1, c2, v, t0, t1, t2):
     """Light as displayed: where the wall's vitality v is low, light sinks into cool shadow.
 
     Shadow keeps the light's form (its luminance) but loses its colour and most of its
@@ -23,12 +29,36 @@ def _shade(c0, c1, c2, v, t0, t1, t2):
             form * t2 + (c2 - form * t2) * v)
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
-def _aces(x):
-    """Narkowicz's ACES filmic fit: soft shoulder, highlights roll off toward white."""
-    f32 = np.float32
-    return min(f32(1.0), max(f32(0.0), (x * (f32(2.51) * x + f32(0.03)))
-                             / (x * (f32(2.43) * x + f32(0.59)) + f32(0.14))))
+ACES_FIT = (2.51, 0.03, 2.43, 0.59, 0.14)  # a, b, c, d, e of x(ax + b) / (x(cx + d) + e)
+
+
+def aces(x):
+    """Narkowicz's ACES filmic fit, clamped to [0, 1]: soft shoulder, highlights roll off toward
+    white. The one tone curve of the screen, the poster and the safety estimate.
+
+    In numba code it keeps the precision of `x` (float32 in: float32 constants and arithmetic;
+    float64 in: float64) and is inlined into its caller, so it is compiled with the caller's
+    own fastmath and error model; it is branch-free, so the row loops that call it vectorise.
+    From Python it takes numpy arrays or scalars (a float32 array stays float32).
+    """
+    a, b, c, d, e = ACES_FIT
+    curve = (x * (a * x + b)) / (x * (c * x + d) + e)
+    below = np.where(curve < 1.0, curve, 1.0)  # as min(1, curve) and max(0, ...) in numba
+    return np.where(below > 0.0, below, 0.0)[()]
+
+
+@overload(aces, inline="always")
+def _aces_jit(x):
+    if not isinstance(x, types.Float):
+        return None
+    real = np.float32 if x.bitwidth == 32 else np.float64
+    a, b, c, d, e = (real(k) for k in ACES_FIT)
+    zero, one = real(0.0), real(1.0)
+
+    def impl(x):  # min/max lower to selects: no branch, so the callers' loops vectorise
+        return max(zero, min(one, (x * (a * x + b)) / (x * (c * x + d) + e)))
+
+    return impl
 
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
@@ -65,7 +95,7 @@ def shaded_half(live, live_scale, memory, memory_gain, vitality, vitality_rows, 
             i = 6 * x
             a = va[2 * x] + va[2 * x + 1]
             v = f32(0.5) * (a + (vb[2 * x] + vb[2 * x + 1] - a) * fv)
-            s0, s1, s2 = _shade(pair[i] + pair[i + 3], pair[i + 1] + pair[i + 4],
+            s0, s1, s2 = shade(pair[i] + pair[i + 3], pair[i + 1] + pair[i + 4],
                                 pair[i + 2] + pair[i + 5], v, t0, t1, t2)
             o[3 * x] = s0
             o[3 * x + 1] = s1
@@ -73,7 +103,7 @@ def shaded_half(live, live_scale, memory, memory_gain, vitality, vitality_rows, 
         if pairs < ow:  # an odd width's last column: its pair is the edge pixel twice
             i = 3 * (w - 1)
             v = va[w - 1] + (vb[w - 1] - va[w - 1]) * fv
-            s0, s1, s2 = _shade(2 * pair[i], 2 * pair[i + 1], 2 * pair[i + 2], v, t0, t1, t2)
+            s0, s1, s2 = shade(2 * pair[i], 2 * pair[i + 1], 2 * pair[i + 2], v, t0, t1, t2)
             o[3 * pairs] = s0
             o[3 * pairs + 1] = s1
             o[3 * pairs + 2] = s2
@@ -235,13 +265,13 @@ def tonemap(live, live_scale, memory, memory_gain, vitality, glow, gains, row_ta
             c0 = lrow[i] * ls + mg * mrow[i]
             c1 = lrow[i + 1] * ls + mg * mrow[i + 1]
             c2 = lrow[i + 2] * ls + mg * mrow[i + 2]
-            d0, d1, d2 = _shade(c0, c1, c2, vg[2 * x], t0, t1, t2)
+            d0, d1, d2 = shade(c0, c1, c2, vg[2 * x], t0, t1, t2)
             v0 = (d0 + ga[i] + (gb[i] - ga[i]) * fa) * k0
             v1 = (d1 + ga[i + 1] + (gb[i + 1] - ga[i + 1]) * fa) * k1
             v2 = (d2 + ga[i + 2] + (gb[i + 2] - ga[i + 2]) * fa) * k2
-            e0 = _aces(v0) * g + brow[i]
-            e1 = _aces(v1) * g + brow[i + 1]
-            e2 = _aces(v2) * g + brow[i + 2]
+            e0 = aces(v0) * g + brow[i]
+            e1 = aces(v1) * g + brow[i + 1]
+            e2 = aces(v2) * g + brow[i + 2]
             lum = f32(0.2126) * e0 + f32(0.7152) * e1 + f32(0.0722) * e2
             index[i] = np.int32(min(max(b0 + (lum + (e0 - lum) * sat) * m0, f32(0.0)), top))
             index[i + 1] = np.int32(min(max(b1 + (lum + (e1 - lum) * sat) * m1, f32(0.0)), top))
@@ -390,8 +420,14 @@ def head_radius(height: int) -> float:
     return max(0.7, 0.75 * height / 720.0)
 
 
-def resize_taps(src_len: int, dst_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Index and weight tables for a bilinear resize along one axis."""
+def byte_taps(src_len: int, dst_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps for resizing uint8 rows (widen_rows, blend_rows): the indices of
+    engine.kernels.axis_taps(dst_len, src_len), with weights in 256ths (int32).
+
+    The weights are rounded from the float64 centres; rounding axis_taps' float32 weights
+    instead would move some by one 256th (kept apart on purpose: frames are bit-exact).
+    Float weights for any other resampling come from engine.kernels.axis_taps.
+    """
     centres = (np.arange(dst_len) + 0.5) * (src_len / dst_len) - 0.5
     centres = np.clip(centres, 0, src_len - 1)
     lo = np.floor(centres).astype(np.int32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -71,6 +73,61 @@ class Palette:
         """tint (3, linear), saturation, lift (3): the row the tone-map kernel reads."""
         tint = self.colour("tint")
         return np.array([*tint, self.saturation, self.lift, self.lift, self.lift], np.float32)
+
+
+class PaletteSchedule:
+    """A grade over time: a base palette and timed crossfades, as values (`palette_at(t)`).
+
+    A change (t, palette, fade) starts from the palette shown at t (mid-crossfade if another
+    one is under way) and reaches `palette` after `fade` seconds (at once if fade <= 0).
+    Changes at equal times apply in the order given; the later one starts from the earlier.
+    Each crossfade's starting palette is worked out once, when the change is added.
+    """
+
+    def __init__(self, base: Palette,
+                 changes: Iterable[tuple[float, Palette, float]] = ()) -> None:
+        self.base = base
+        self._times: list[float] = []
+        self._fades: list[tuple[Palette, Palette, float, float]] = []  # start, target, t, fade
+        for t, palette, fade in sorted(changes, key=lambda change: float(change[0])):
+            self.change(t, palette, fade)
+
+    @property
+    def changes(self) -> list[tuple[float, Palette, float]]:
+        """The changes held, in time order: (time, palette, fade seconds)."""
+        return [(t, target, fade) for _, target, t, fade in self._fades]
+
+    def change(self, t: float, palette: Palette, fade: float = 0.0) -> None:
+        """From time t, crossfade to `palette` over `fade` seconds.
+
+        Changes held for later than t are dropped: a change made at t decides what follows
+        it (a wall sent back in time and regraded starts a new future).
+        """
+        t = float(t)
+        del self._times[bisect.bisect_right(self._times, t):]
+        del self._fades[len(self._times):]
+        start = self.palette_at(t)
+        self._times.append(t)
+        self._fades.append((start, palette, t, float(fade)))
+
+    def palette_at(self, t: float) -> Palette:
+        """The palette shown at time t."""
+        index = bisect.bisect_right(self._times, t) - 1
+        if index < 0:
+            return self.base
+        start, target, began, fade = self._fades[index]
+        if fade <= 0.0:
+            return target
+        return start.mix(target, min(1.0, max(0.0, (t - began) / fade)))
+
+    def forget_before(self, t: float) -> None:
+        """Drop the changes that no longer shape time t or later; earlier times then show the
+        palette the last of them started from (a long run forgets its past)."""
+        index = bisect.bisect_right(self._times, t) - 1
+        if index > 0:
+            self.base = self._fades[index][0]
+            del self._times[:index]
+            del self._fades[:index]
 
 
 def palette_from_dict(data: dict, source: str) -> Palette:

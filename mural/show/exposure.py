@@ -27,16 +27,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from numba import njit, prange
 
 from mural._version import __version__
-from mural.engine.colourspace import srgb_encode_lut
 from mural.engine.engine import Engine, EngineConfig, Personal
-from mural.engine.kernels import row_of
+from mural.engine.timeline import Timeline
 from mural.events import Event
 from mural.events.errors import MuralError
-from mural.render import kernels as rk
+from mural.render import poster
+from mural.render.palette import PaletteSchedule
+from mural.render.poster import LUMA, ExposureLook
 from mural.show.palettes import Palette, load_palette
+from mural.sinks.png import save_png
 
 DEFAULT_POSTER = (7680, 4320)
 BAND_BUDGET = 128 * 2**20  # bytes of float32 band buffers (accumulator + blur scratch)
@@ -45,24 +46,11 @@ PATH_SPACING = 0.5  # poster pixels between two deposits along a particle's move
 MOMENT_FLOOR = 0.004  # a moment darker than this counts as this dim (the empty first seconds)
 MOMENT_POWER = 0.8  # 1: every moment equal; 0: plain light
 KNEE = 0.5  # soft light above this is compressed before it is folded in
-LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+PNG_COMPRESS_LEVEL = 3  # a 33-megapixel poster writes in seconds, for a file a little larger
 
 
 class ExposureError(MuralError, ValueError):
     """An exposure that cannot be made (empty span, no events ...)."""
-
-
-@dataclass(frozen=True)
-class ExposureLook:
-    """The grade of the poster: how much soft light and how much path, and the curve."""
-
-    field: float = 0.3  # soft light's share
-    paths: float = 0.32  # crisp paths' share
-    path_contrast: float = 2.2  # >1 thins the dense haze of paths into strands, deepens water
-    field_contrast: float = 1.3
-    glow: tuple[float, float] = (0.35, 0.2)  # tight and wide bloom of the soft light
-    exposure: float = 0.85
-    saturation: float = 0.95  # on top of the palette's: a night of green needs a little less
 
 
 @dataclass(frozen=True)
@@ -128,157 +116,31 @@ PaletteChange = tuple[float, "Palette | str", float]  # (time, palette, fade sec
 
 
 def palette_schedule(base: Palette | str, changes: Sequence[PaletteChange] = ()
-                     ) -> Callable[[float], Palette]:
-    """palette_at(t) for a base palette and timed crossfades, as Wall.set_palette plays them."""
-    base_palette = load_palette(base)
-    steps = sorted(((float(c), load_palette(p), float(f)) for c, p, f in changes),
-                   key=lambda s: s[0])
-
-    def palette_at(t: float) -> Palette:
-        state: tuple[Palette, Palette, float, float] | None = None
-        current = base_palette
-        for c, target, fade in steps:
-            if c > t:
-                break
-            at_c = _state_at(state, current, c)
-            state, current = (at_c, target, c, fade), at_c
-        return _state_at(state, current, t)
-
-    return palette_at
-
-
-def _state_at(state, current: Palette, t: float) -> Palette:
-    if state is None:
-        return current
-    start, target, began, fade = state
-    if fade <= 0:
-        return target
-    return start.mix(target, min(1.0, max(0.0, (t - began) / fade)))
-
-
-# -- kernels --------------------------------------------------------------------------------
-
-
-@njit(cache=True, fastmath=True)
-def _shade_field(live, live_scale, memory, memory_gain, vitality, vtaps, shadow, knee, out):
-    """The compositor's shading of live + memory light at field resolution, then a soft knee.
-
-    Serial on purpose: a few milliseconds even at 540 rows, and immune to the slowdown
-    parallel kernels suffer when other processes hold the cores.
-    """
-    h, w = live.shape[0], live.shape[1]
-    vx0, vx1, vwx, vy0, vy1, vwy = vtaps
-    vrow = np.empty(vitality.shape[1], np.float32)
-    for y in range(h):
-        row_of(vitality, vy0[y], vy1[y], vwy[y], vrow)
-        for x in range(w):
-            v = vrow[vx0[x]] + (vrow[vx1[x]] - vrow[vx0[x]]) * vwx[x]
-            c0 = live[y, x, 0] * live_scale + memory_gain * memory[y, x, 0]
-            c1 = live[y, x, 1] * live_scale + memory_gain * memory[y, x, 1]
-            c2 = live[y, x, 2] * live_scale + memory_gain * memory[y, x, 2]
-            s0, s1, s2 = rk._shade(c0, c1, c2, v, shadow[0], shadow[1], shadow[2])
-            lum = 0.2126 * s0 + 0.7152 * s1 + 0.0722 * s2
-            k = 1.0 / (1.0 + lum / knee)
-            out[y, x, 0] = s0 * k
-            out[y, x, 1] = s1 * k
-            out[y, x, 2] = s2 * k
-
-
-@njit(cache=True, fastmath=True)
-def _fold_max(sample, weight, tint, peak):
-    """peak = max(peak, weight * tint * sample), per channel."""
-    h, w = sample.shape[0], sample.shape[1]
-    for y in range(h):
-        for x in range(w):
-            for c in range(3):
-                v = sample[y, x, c] * weight * tint[c]
-                if v > peak[y, x, c]:
-                    peak[y, x, c] = v
-
-
-@njit(cache=True)
-def _deposit_paths(acc, row0, pos, prev, colour, age, life, pidx, gain, scale, spacing, amount):
-    """Each living particle's last move as a line of bilinear deposits (serial, fixed order).
-
-    `row0` is the poster row of the accumulator's first row; `amount` is the light per pixel
-    of path length. Deposits outside the accumulator are dropped.
-    """
-    h, w = acc.shape[0], acc.shape[1]
-    for i in range(pos.shape[0]):
-        if age[i] >= life[i] or age[i] <= 0.0:
-            continue
-        phase = age[i] / life[i]
-        k = 4.0 * phase * (1.0 - phase) * gain[pidx[i]] * amount
-        if k <= 1e-6:
-            continue
-        x0 = prev[i, 0] * scale
-        y0 = prev[i, 1] * scale - row0
-        x1 = pos[i, 0] * scale
-        y1 = pos[i, 1] * scale - row0
-        if (y0 < -2.0 and y1 < -2.0) or (y0 > h + 2.0 and y1 > h + 2.0):
-            continue
-        dx = x1 - x0
-        dy = y1 - y0
-        length = math.sqrt(dx * dx + dy * dy)
-        n = int(length / spacing) + 1
-        per = k * max(length, spacing) / n
-        r = colour[i, 0] * per
-        g = colour[i, 1] * per
-        b = colour[i, 2] * per
-        for s in range(n):
-            f = (s + 0.5) / n
-            x = x0 + dx * f - 0.5
-            y = y0 + dy * f - 0.5
-            ix = int(math.floor(x))
-            iy = int(math.floor(y))
-            tx = x - ix
-            ty = y - iy
-            for oy in range(2):
-                yy = iy + oy
-                if yy < 0 or yy >= h:
-                    continue
-                wy = ty if oy == 1 else 1.0 - ty
-                for ox in range(2):
-                    xx = ix + ox
-                    if xx < 0 or xx >= w:
-                        continue
-                    wgt = wy * (tx if ox == 1 else 1.0 - tx)
-                    acc[yy, xx, 0] += r * wgt
-                    acc[yy, xx, 1] += g * wgt
-                    acc[yy, xx, 2] += b * wgt
+                     ) -> PaletteSchedule:
+    """The grade over time of a base palette and timed crossfades (palettes by name or value),
+    as Wall.set_palette plays them."""
+    return PaletteSchedule(load_palette(base),
+                           [(float(t), load_palette(p), float(fade)) for t, p, fade in changes])
 
 
 # -- simulation -----------------------------------------------------------------------------
 
 
 class _Stepper:
-    """An Engine fed a sorted event list, stepped like Wall steps it (minus the safety guard,
+    """An Engine fed from a Timeline, stepped like Wall steps it (minus the safety guard,
     which never changes the simulation)."""
 
-    def __init__(self, events: Sequence[Event], size: tuple[int, int], seed: int,
+    def __init__(self, events: Iterable[Event], size: tuple[int, int], seed: int,
                  personal: Mapping[str, Personal] | None) -> None:
         self.engine = Engine(replace(EngineConfig(), size=tuple(size), seed=seed),
                              personal=dict(personal or {}))
-        self.events = events
-        self.times = [e.t for e in events]
-        self.next = 0
+        self.timeline = Timeline(events)
 
     def step(self) -> None:
-        engine = self.engine
-        end = (engine.step_index + 1) / engine.config.sim_hz
-        events, times = self.events, self.times
-        while self.next < len(events) and times[self.next] < end:
-            engine.apply(events[self.next])
-            self.next += 1
-        engine.step()
+        self.timeline.step(self.engine)
 
     def draw(self, acc: np.ndarray, row0: int, scale: float, amount: float) -> None:
-        engine = self.engine
-        p = engine.participants
-        gain = p.light[: max(1, len(p))].astype(np.float32)
-        _deposit_paths(acc, np.float32(row0), engine.pos, engine.prev, engine.colour, engine.age,
-                       engine.life, engine.pidx, gain, np.float32(scale),
-                       np.float32(PATH_SPACING), np.float32(amount))
+        poster.draw_paths(acc, row0, self.engine, scale, amount, PATH_SPACING)
 
 
 def _step_range(start: float, end: float, sim_hz: int) -> tuple[int, int]:
@@ -316,7 +178,7 @@ def render_exposure(
     how far the work is. Peak memory is about `band_budget` plus the finished uint8 image.
     """
     began = time.perf_counter()
-    events = sorted(events, key=lambda e: e.t)
+    events = Timeline(events).events  # in time order, sorted once
     stop = (events[-1].t if events else 0.0) if end is None else float(end)
     if not stop > start:
         raise ExposureError(f"nothing to expose between {start:g}s and {stop:g}s")
@@ -325,7 +187,7 @@ def render_exposure(
         raise FileExistsError(f"{path} exists (use force to overwrite)")
     look = look or ExposureLook()
     width, height = size
-    palette_at = palette_schedule(palette, palette_changes)
+    grades = palette_schedule(palette, palette_changes)
     bands = plan_bands(size, band_budget, band_rows)
     tell = progress or (lambda stage, fraction: None)
 
@@ -338,7 +200,6 @@ def render_exposure(
     sample = np.zeros((fh, fw, 3), np.float32)
     peak = np.zeros((fh, fw, 3), np.float32)
     preview = np.zeros((fh, fw, 3), np.float32)
-    vtaps = engine.coarse_taps[0] + engine.coarse_taps[1]
     amount = height / 1080.0  # light per pixel of path: the same per unit of wall at any size
     buffers = _BandBuffers(width, height)
     first = buffers.open(bands[0])
@@ -352,27 +213,24 @@ def render_exposure(
         main.draw(first.acc, first.row0, height, amount)
         main.draw(preview, 0, fh, fh / 1080.0)
         if n % FIELD_EVERY == 0:
-            pal = palette_at(engine.t)
-            shadow = (pal.colour("shadow_tint") * pal.shadow_level).astype(np.float32)
-            _shade_field(engine.live, np.float32(engine.live_scale), engine.memory,
-                         np.float32(pal.memory_gain),
-                         engine.vitality, vtaps, shadow, np.float32(KNEE), sample)
+            pal = grades.palette_at(engine.t)
+            poster.shade_engine_field(engine, pal, KNEE, sample)
             moment = float(sample.reshape(-1, 3).mean(axis=0) @ LUMA)
             weight = 1.0 / max(moment, MOMENT_FLOOR) ** MOMENT_POWER
-            _fold_max(sample, np.float32(weight), pal.colour("tint"), peak)
+            poster.fold_max(sample, np.float32(weight), pal.colour("tint"), peak)
         if n % 300 == 0:
             tell("exposing", (skip + n) / max(1, total_work))
     del main, engine, sample
 
-    grade = palette_at(stop)
-    norm_field = _norm(peak)
-    _blur_inplace(preview, path_sigma(fh))
-    norm_paths = _norm(preview) * 1.0
+    grade = grades.palette_at(stop)
+    norm_field = poster.light_norm(peak)
+    poster.blur(preview, path_sigma(fh))
+    norm_paths = poster.light_norm(preview)
     field = peak / norm_field
-    glow = _glow(field, look.glow)
+    glow = poster.glow(field, look.glow)
     image = np.empty((height, width, 3), np.uint8)
-    composer = _Composer(field, glow, grade, look, norm_paths, size)
-    composer.compose(buffers.finish(first), image)
+    composer = poster.Composer(field, glow, grade, look, norm_paths, size)
+    _compose(composer, buffers.finish(first), image)
     for index, band in enumerate(bands[1:], 1):
         tiny = _Stepper(events, tiny_size(size), seed, personal)
         acc = buffers.open(band)
@@ -383,48 +241,20 @@ def render_exposure(
             tiny.draw(acc.acc, acc.row0, height, amount)
             if n % 300 == 0:
                 tell("exposing", (skip + steps * index + n) / max(1, total_work))
-        composer.compose(buffers.finish(acc), image)
+        _compose(composer, buffers.finish(acc), image)
     tell("writing", 1.0)
     if path is not None:
-        _write_png(path, image, {
+        save_png(path, image, {
             "Software": f"Lumina Mural {__version__}",
             "mural:exposure": f"{start:g}..{stop:g}",
             "mural:seed": seed,
             "mural:palette": grade.name,
             "mural:size": f"{width}x{height}",
             **{str(k): v for k, v in (metadata or {}).items()},
-        })
+        }, compress_level=PNG_COMPRESS_LEVEL)
     rows = bands[0][1] - bands[0][0]
     return ExposureResult(path, None if path is not None else image, (width, height),
                           float(start), stop, len(bands), rows, time.perf_counter() - began)
-
-
-def _norm(light: np.ndarray) -> float:
-    """The brightness the grade is anchored on: the 99th percentile of lit pixels' luminance."""
-    lum = light.reshape(-1, 3) @ LUMA
-    lit = lum[lum > 1e-6]
-    return float(np.percentile(lit, 99)) if lit.size else 1.0
-
-
-def _blur_inplace(buf: np.ndarray, sigma: float) -> None:
-    weights = rk.gaussian_weights(sigma)
-    tmp = np.empty_like(buf)
-    rk.blur_rows(buf, tmp, weights)
-    rk.blur_cols(tmp, buf, weights)
-
-
-def _glow(field: np.ndarray, strengths: tuple[float, float]) -> np.ndarray:
-    """Bloom of the soft light at field resolution: a tight and a wide gaussian."""
-    fh = field.shape[0]
-    out = np.zeros_like(field)
-    tmp = np.empty_like(field)
-    blurred = np.empty_like(field)
-    for k, sigma in zip(strengths, (fh / 80.0, fh / 20.0), strict=True):
-        weights = rk.gaussian_weights(max(0.75, sigma))
-        rk.blur_rows(field, tmp, weights)
-        rk.blur_cols(tmp, blurred, weights)
-        out += k * blurred
-    return out
 
 
 @dataclass
@@ -448,92 +278,12 @@ class _BandBuffers:
         return _Band(np.zeros((r1 - r0, self.width, 3), np.float32), r0, rows)
 
     def finish(self, band: _Band) -> _Band:
-        _blur_inplace(band.acc, self.sigma)
+        poster.blur(band.acc, self.sigma)
         return band
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _compose_rows(paths, prow0, r0, r1, field, taps, top, bottom, height, inv_norm, k_paths,
-                  contrast, k_field, tint, exposure, saturation, lift, lut, out):
-    """Rows r0..r1 of the poster: paths (from the band buffer whose first row is `prow0`) and
-    the upsampled soft light → exposure → filmic curve → deep water → grade → sRGB bytes."""
-    w = out.shape[1]
-    fx0, fx1, fwx, fy0, fy1, fwy = taps
-    n = lut.shape[0] - 1
-    for y in prange(r0, r1):
-        ys = y / max(1, height - 1)
-        grad = ys ** 1.3
-        vy = 0.6 + 0.4 * ys
-        a, b, fy = fy0[y], fy1[y], fwy[y]
-        for x in range(w):
-            xs = -1.0 + 2.0 * x / max(1, w - 1)
-            vignette = 1.0 - 0.35 * xs * xs * vy
-            xa, xb, fx = fx0[x], fx1[x], fwx[x]
-            c = np.empty(3, np.float32)
-            for k in range(3):
-                p = paths[y - prow0, x, k] * inv_norm
-                p = p ** contrast if p > 0.0 else 0.0
-                top_row = field[a, xa, k] + (field[a, xb, k] - field[a, xa, k]) * fx
-                low_row = field[b, xa, k] + (field[b, xb, k] - field[b, xa, k]) * fx
-                f = top_row + (low_row - top_row) * fy
-                v = (k_paths * p * tint[k] + k_field * f) * exposure
-                v = (v * (2.51 * v + 0.03)) / (v * (2.43 * v + 0.59) + 0.14)
-                v = min(1.0, max(0.0, v))
-                c[k] = v + (top[k] + (bottom[k] - top[k]) * grad) * vignette
-            lum = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
-            for k in range(3):
-                v = lift + (lum + (c[k] - lum) * saturation) * (1.0 - lift)
-                out[y, x, k] = lut[min(max(int(v * n + 0.5), 0), n)]
-
-
-class _Composer:
-    """Soft light (upsampled) + glow + paths, graded into the poster's bytes, band by band."""
-
-    def __init__(self, field, glow, palette, look, norm_paths, size) -> None:
-        self.field = np.ascontiguousarray(field ** look.field_contrast + glow, np.float32)
-        self.look = look
-        self.norm_paths = norm_paths
-        width, height = size
-        self.height = height
-        fh, fw = field.shape[:2]
-        self.taps = (*_linear_taps(fw, width), *_linear_taps(fh, height))
-        self.top = palette.colour("background_top")
-        self.bottom = palette.colour("background_bottom")
-        self.tint = palette.colour("tint")  # the soft light was tinted moment by moment
-        self.exposure = palette.exposure * look.exposure
-        self.saturation = palette.saturation * look.saturation
-        self.lift = palette.lift
-        self.lut = srgb_encode_lut()
-
-    def compose(self, band: _Band, image: np.ndarray) -> None:
-        r0, r1 = band.rows
-        look = self.look
-        _compose_rows(band.acc, band.row0, r0, r1, self.field, self.taps, self.top, self.bottom,
-                      self.height, np.float32(1.0 / self.norm_paths), np.float32(look.paths),
-                      np.float32(look.path_contrast), np.float32(look.field), self.tint,
-                      np.float32(self.exposure), np.float32(self.saturation),
-                      np.float32(self.lift), self.lut, image)
-
-
-def _linear_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    centres = np.clip((np.arange(dst) + 0.5) * (src / dst) - 0.5, 0, src - 1)
-    lo = np.floor(centres).astype(np.int64)
-    hi = np.minimum(lo + 1, src - 1)
-    return lo, hi, (centres - lo).astype(np.float32)
-
-
-def _write_png(path: Path, image: np.ndarray, metadata: Mapping[str, object]) -> None:
-    """Like sinks.png.save_png, at a lighter compression: a 33-megapixel poster writes in
-    seconds instead of tens of seconds, for a file a little larger."""
-    from PIL import Image, PngImagePlugin
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = PngImagePlugin.PngInfo()
-    for key, value in metadata.items():
-        info.add_text(str(key), str(value))
-    tmp = path.with_name(f".{path.name}.partial")
-    Image.fromarray(image, "RGB").save(tmp, format="PNG", pnginfo=info, compress_level=3)
-    tmp.replace(path)
+def _compose(composer: poster.Composer, band: _Band, image: np.ndarray) -> None:
+    composer.compose(band.acc, band.row0, band.rows, image)
 
 
 __all__ = [

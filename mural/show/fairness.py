@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
-from mural.engine.engine import EngineConfig
+from mural.engine.engine import Engine, EngineConfig
+from mural.engine.timeline import Timeline
 from mural.events import Event
-from mural.show.wall import Wall
 
 PROBE_SIZE = (160, 90)  # the share is a property of the simulation, not of the output size
 
@@ -16,9 +17,12 @@ def light_shares(events: Iterable[Event], *, seed: int = 0) -> dict[str, float]:
 
     Emission is bounded per participant (a rate set by intensity, arousal and health, and a
     small token bucket for bursts), so a sender of 100x more events cannot take over the wall.
+    The share is the simulation's alone, so the engine is stepped as a wall steps it, without
+    compositing or the safety guard (neither changes the simulation).
     """
-    events = list(events)
-    mural = Wall(events, size=PROBE_SIZE, seed=seed, config=EngineConfig(max_particles=20_000))
-    end = max((e.t for e in events), default=0.0)
-    mural.advance_to(end + mural.engine.dt)
-    return mural.engine.light_share()
+    timeline = Timeline(events)
+    config = replace(EngineConfig(max_particles=20_000), size=PROBE_SIZE, seed=seed)
+    engine = Engine(config)
+    for _ in range(engine.steps_until(timeline.duration + engine.dt)):
+        timeline.step(engine)
+    return engine.light_share()

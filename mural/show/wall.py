@@ -2,20 +2,24 @@
 
 This is the one place that turns "events + seed + size + time" into a frame; stills, videos,
 the installation window and the Python API all go through it, so they agree bit for bit.
+Events reach the engine through mural.engine.timeline.Timeline and the grade follows a
+mural.render.palette.PaletteSchedule, as in the long exposure.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from mural.engine.engine import Engine, EngineConfig, Personal
+from mural.engine.timeline import EventsView, Timeline
 from mural.events import Event
 from mural.render.compositor import Compositor
+from mural.render.palette import PaletteSchedule
 from mural.safety.guard import SafetyConfig, SafetyGuard
 from mural.show.palettes import Palette, load_palette
 
@@ -42,11 +46,11 @@ class Wall:
         base = config or EngineConfig()
         self.config = replace(base, size=tuple(size), seed=seed)
         self.safety = safety or SafetyConfig()
-        self.events: list[Event] = sorted(events, key=lambda e: e.t)
-        self._times = [e.t for e in self.events]
+        self.timeline = Timeline(events)
         self.compositor = Compositor(self.config.size, load_palette(palette))
+        self.grades = PaletteSchedule(self.compositor.palette)
+        self._graded = self.compositor.palette  # the schedule's palette last shown
         self.resume_extra: dict = {}
-        self._fade: tuple | None = None
         self.reset()
 
     @property
@@ -54,26 +58,22 @@ class Wall:
         return self.compositor.palette
 
     def set_palette(self, palette: Palette | str, fade: float = 0.0) -> None:
-        """Change the grade from now on, crossfading over `fade` seconds of mural time.
+        """Change the grade from now on, crossfading over `fade` seconds of mural time from
+        the palette shown now (changes set for later than now are dropped).
 
         The simulation is unaffected; the crossfade is a function of time, so a video and a
         still at the same moment agree.
         """
-        target = load_palette(palette)
-        if fade <= 0.0:
-            self._fade = None
-            self.compositor.set_palette(target)
-        else:
-            self._fade = (self.compositor.palette, target, self.time, float(fade))
+        self.grades.change(self.time, load_palette(palette), fade)
+        self._grade(self.time)
 
-    def _apply_fade(self, now: float) -> None:
-        if self._fade is None:
-            return
-        start_palette, target, began, length = self._fade
-        amount = min(1.0, max(0.0, (now - began) / length))
-        self.compositor.set_palette(start_palette.mix(target, amount))
-        if amount >= 1.0:
-            self._fade = None
+    def _grade(self, now: float) -> None:
+        """Show the scheduled palette of time `now`, when it is not the one last shown (so a
+        palette set on the compositor directly stays until the schedule changes)."""
+        palette = self.grades.palette_at(now)
+        if palette is not self._graded:
+            self._graded = palette
+            self.compositor.set_palette(palette)
 
     def set_render_size(self, size: tuple[int, int]) -> None:
         """Composite at another output size; the simulation (and its look) stays the same."""
@@ -85,15 +85,32 @@ class Wall:
         return self.config.size
 
     @property
+    def events(self) -> EventsView:
+        """The events held, in time order (read-only; change them with `push`)."""
+        return self.timeline.events
+
+    @property
     def duration(self) -> float:
-        return self._times[-1] if self._times else 0.0
+        return self.timeline.duration
 
     def push(self, events: Iterable[Event]) -> None:
         """Add events (live input); each lands at the first step not yet simulated."""
-        for event in events:
-            index = bisect.bisect_right(self._times, event.t, lo=self._next)
-            self._times.insert(index, event.t)
-            self.events.insert(index, event)
+        self.timeline.push(events)
+
+    # The timeline's cursor under its old private names, for from_state (which sets `_next`
+    # to bisect_left(_times, t)); new code uses self.timeline.seek_to(t).
+    @property
+    def _times(self) -> Sequence[float]:
+        return self.timeline.times
+
+    @property
+    def _next(self) -> int:
+        return self.timeline.position
+
+    @_next.setter
+    def _next(self, index: int) -> None:
+        times = self.timeline.times
+        self.timeline.seek_to(times[index] if index < len(times) else math.inf)
 
     def save_state(self, path, extra: dict | None = None):
         """Write the whole mural (engine, safety, time) atomically to `path` (.npz).
@@ -144,23 +161,19 @@ class Wall:
         return mural
 
     def forget_applied(self) -> None:
-        """Drop events already taken into the engine (live or looping play runs for hours).
+        """Drop events already taken into the engine (live or looping play runs for hours),
+        and palette changes that no longer shape the present.
 
         After this, going back in time can only rebuild from the events still held.
         """
-        del self.events[: self._next]
-        del self._times[: self._next]
-        self._next = 0
+        self.timeline.forget_applied()
+        self.grades.forget_before(self.engine.t)
 
     def _step(self) -> None:
         engine = self.engine
-        end = (engine.step_index + 1) / self.config.sim_hz
-        events, times = self.events, self._times
-        while self._next < len(events) and times[self._next] < end:
-            engine.apply(events[self._next])
-            self._next += 1
+        self.timeline.apply_due(engine)
         engine.step()
-        self._apply_fade(engine.t)
+        self._grade(engine.t)
         timer = engine.timer
         began = timer.clock() if timer is not None else 0.0
         self.guard.update(engine, self.compositor.palette, engine.dt, self.config.size)
@@ -181,13 +194,13 @@ class Wall:
         """Back to time 0 with a fresh engine (events are kept)."""
         self.engine = Engine(self.config, personal=self.personal)
         self.guard = SafetyGuard(self.engine, self.safety)
-        self._next = 0
+        self.timeline.reset()
         self.time = 0.0
 
     def render(self) -> np.ndarray:
         """The frame at the current time (HxWx3 uint8, a buffer reused by the next render)."""
         alpha = self.time * self.config.sim_hz - self.engine.step_index
-        self._apply_fade(self.time)
+        self._grade(self.time)
         self.compositor.gains = self.guard.gain
         return self.compositor.render(
             self.engine, alpha=min(max(alpha, 0.0), 1.0), exposure=self.guard.exposure

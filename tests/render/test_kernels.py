@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from numba import njit
 
 from mural.engine.colourspace import srgb_encode_lut
 from mural.engine.kernels import axis_taps
@@ -91,7 +92,7 @@ def test_the_2x_widen_equals_the_general_bilinear_widen(w):
     src = rng.integers(0, 256, (3, w, 3), dtype=np.uint8)
     general = np.zeros((3, 2 * w, 3), np.uint16)
     fast = np.ones_like(general)
-    kernels.widen_rows(src, general, *kernels.resize_taps(w, 2 * w))
+    kernels.widen_rows(src, general, *kernels.byte_taps(w, 2 * w))
     kernels.widen_rows_2x(src, fast)
     np.testing.assert_array_equal(fast, general)
 
@@ -140,3 +141,65 @@ def test_the_half_resolution_shading_boxes_then_shades(h, w):
     form = (0.6 * (box @ np.array([0.2126, 0.7152, 0.0722])) + 0.4 * box.max(axis=2))[..., None]
     expected = form * shadow + (box - form * shadow) * v
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+# -- the shared pieces: one tone curve, one shading, two kinds of taps -------------------------
+
+
+@njit(error_model="numpy")
+def _aces_strict(xs, out):  # no fastmath: IEEE float32, as the safety estimate runs it
+    for i in range(xs.shape[0]):
+        out[i] = kernels.aces(xs[i])
+
+
+@njit(fastmath=True)
+def _aces_fast64(xs, out):  # fastmath, float64: as the poster's grade runs it
+    for i in range(xs.shape[0]):
+        out[i] = kernels.aces(np.float64(xs[i]))
+
+
+def _curve_inputs(dtype) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.concatenate([rng.gamma(0.7, 1.2, 20_000), [0.0, 1e-6, 0.5, 1.0, 4.0, 60.0]]
+                          ).astype(dtype)
+
+
+def test_the_tone_curve_keeps_its_precision_in_numba_and_matches_numpy():
+    xs = _curve_inputs(np.float32)
+    strict = np.empty_like(xs)
+    _aces_strict(xs, strict)
+    reference = kernels.aces(xs)
+    assert reference.dtype == np.float32
+    assert strict.tobytes() == reference.tobytes()  # same float32 operations, same order
+    fast = np.empty(xs.shape, np.float64)
+    _aces_fast64(xs, fast)
+    np.testing.assert_allclose(fast, kernels.aces(xs.astype(np.float64)), rtol=1e-12)
+    assert fast.dtype == np.float64 and not np.array_equal(fast, strict)  # float64 stays so
+    assert float(strict.min()) >= 0.0 and float(strict.max()) <= 1.0
+    assert np.all(np.diff(kernels.aces(np.linspace(0, 20, 2001))) >= 0)  # monotone
+    assert kernels.aces(0.0) == 0.0 and 0.999 < kernels.aces(1e3) <= 1.0
+
+
+def test_the_tone_curve_is_the_narkowicz_fit():
+    x = np.linspace(0.0, 3.0, 31)
+    a, b, c, d, e = kernels.ACES_FIT
+    np.testing.assert_allclose(kernels.aces(x), np.clip(x * (a * x + b) / (x * (c * x + d) + e),
+                                                        0, 1))
+
+
+def test_shading_keeps_the_form_and_sinks_into_the_shadow_tint():
+    f32 = np.float32
+    lit = kernels.shade(f32(0.2), f32(0.8), f32(0.3), f32(1.0), f32(0.1), f32(0.2), f32(0.4))
+    np.testing.assert_allclose(lit, (0.2, 0.8, 0.3), rtol=1e-6)  # full vitality: the light
+    dark = kernels.shade(f32(0.2), f32(0.8), f32(0.3), f32(0.0), f32(0.1), f32(0.2), f32(0.4))
+    form = 0.6 * (0.2126 * 0.2 + 0.7152 * 0.8 + 0.0722 * 0.3) + 0.4 * 0.8
+    np.testing.assert_allclose(dark, (form * 0.1, form * 0.2, form * 0.4), rtol=1e-6)
+
+
+@pytest.mark.parametrize("src, dst", [(960, 1920), (540, 1080), (25, 768), (7, 13), (90, 160)])
+def test_byte_taps_share_axis_taps_indices_with_weights_in_256ths(src, dst):
+    lo, hi, frac = kernels.byte_taps(src, dst)
+    flo, fhi, weight = axis_taps(dst, src)
+    assert np.array_equal(lo, flo) and np.array_equal(hi, fhi)
+    assert frac.dtype == np.int32 and frac.min() >= 0 and frac.max() <= 256
+    assert np.abs(frac - weight * 256).max() <= 0.5 + 1e-3

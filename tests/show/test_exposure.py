@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mural.render.poster import LUMA, fold_max, shade_field
 from mural.show.exposure import (
     BAND_BUDGET,
     KNEE,
-    LUMA,
     MOMENT_FLOOR,
     MOMENT_POWER,
     _BandBuffers,
-    _fold_max,
-    _shade_field,
     _Stepper,
     band_margin,
     palette_schedule,
@@ -25,6 +23,7 @@ from mural.show.exposure import (
     tiny_size,
 )
 from mural.show.palettes import load_palette
+from mural.show.wall import Wall
 from mural.sinks.png import read_png_metadata
 from tests.helpers import blackout, crowd, signal
 
@@ -88,11 +87,11 @@ def test_blackout_shadows_are_cool_and_kept_beside_brighter_moments():
     shadow = (load_palette("abyss").colour("shadow_tint") * 0.2).astype(np.float32)
     dark = np.zeros_like(live)
     one, half, knee = np.float32(1.0), np.float32(0.5), np.float32(KNEE)
-    _shade_field(live, one, memory, half, vitality, taps, shadow, knee, dark)
+    shade_field(live, one, memory, half, vitality, taps, shadow, knee, dark)
     r, g, b = dark[4, 4]
     assert b > g > r > 0  # the shadow keeps the light's form in cool blue
     lit = np.zeros_like(live)
-    _shade_field(live, one, memory, half, np.ones_like(vitality), taps, shadow, knee, lit)
+    shade_field(live, one, memory, half, np.ones_like(vitality), taps, shadow, knee, lit)
     assert lit[4, 4, 1] > lit[4, 4, 2]
     # A bright moment on the right, the dim blackout on the left: weighted by how dim each
     # moment was, both stay in the exposure at comparable strength.
@@ -101,8 +100,8 @@ def test_blackout_shadows_are_cool_and_kept_beside_brighter_moments():
     peak = np.zeros_like(live)
     for sample in (bright, dark):
         moment = float(sample.reshape(-1, 3).mean(axis=0) @ LUMA)
-        _fold_max(sample, np.float32(1 / max(moment, MOMENT_FLOOR) ** MOMENT_POWER),
-                  np.ones(3, np.float32), peak)
+        fold_max(sample, np.float32(1 / max(moment, MOMENT_FLOOR) ** MOMENT_POWER),
+                 np.ones(3, np.float32), peak)
     left, right = peak[4, 4] @ LUMA, peak[4, 20] @ LUMA
     assert left > 0.2 * right
 
@@ -114,10 +113,49 @@ def _axis(n: int, cells: int):
 
 
 def test_palette_schedule_follows_the_crossfade():
-    at = palette_schedule("abyss", [(2.0, "ember", 2.0)])
+    at = palette_schedule("abyss", [(2.0, "ember", 2.0)]).palette_at
     abyss, ember = load_palette("abyss"), load_palette("ember")
     assert at(1.0) == abyss and at(5.0) == ember
     assert at(3.0) == abyss.mix(ember, 0.5)
+
+
+def test_the_poster_grades_over_time_exactly_as_the_wall_does():
+    cues = [(1.0, "ember", 2.0), (2.0, "abyss", 1.0), (4.0, "ember", 0.0)]
+    poster = palette_schedule("abyss", cues)
+    wall = Wall(size=(96, 54), palette="abyss")
+    for cue_time, palette, fade in cues:
+        wall.advance_to(cue_time)
+        wall.set_palette(palette, fade)
+    for t in (0.5, 1.0, 1.5, 2.0, 2.5, 3.5, 4.0, 4.5):
+        wall.advance_to(t)
+        wall.render()
+        assert wall.palette == poster.palette_at(t), t
+
+
+def test_the_stepper_and_the_wall_feed_the_engine_alike():
+    events = night(2.0)
+    stepper, wall = _Stepper(events, (96, 54), 5, None), Wall(events, size=(96, 54), seed=5)
+    for _ in range(45):
+        stepper.step()
+    wall.advance_to(1.5)
+    assert stepper.engine.step_index == wall.engine.step_index == 45
+    assert stepper.engine.events_applied == wall.engine.events_applied > 0
+    assert np.array_equal(stepper.engine.pos, wall.engine.pos)
+    assert np.array_equal(stepper.engine.live, wall.engine.live)
+
+
+def test_a_failed_write_leaves_no_poster_and_no_temporary_file(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    def disk_full(self, fp, *args, **kwargs):
+        with open(fp, "wb") as f:
+            f.write(b"half a png")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(PILImage.Image, "save", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        render_exposure(night(1.0), tmp_path / "p.png", size=(96, 54))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_poster_at_7680x4320_stays_within_bounded_memory(tmp_path):
