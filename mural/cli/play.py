@@ -68,17 +68,18 @@ Hotkeys:
 @friendly
 def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop, duration, hud,
             state, autosave_every, no_autosave, resume, record, force, strict, unsafe) -> None:
-    from mural.show.player import play_session
+    from mural.show.player import PlayerConfig, play_session
     from mural.sinks.display import DisplayUnavailable
 
+    config = PlayerConfig(
+        size=size, fps=fps, palette=palette, seed=seed, speed=speed, loop=loop,
+        duration=duration, hud=hud, strict=strict, safety=safety_from_flag(unsafe),
+        autosave=None if no_autosave else state, autosave_every=autosave_every,
+        resume=resume, record=record, record_force=force,
+    )
     try:
-        stats = play_session(
-            sources, fullscreen=fullscreen, display=display, size=size, fps=fps,
-            palette=palette, seed=seed, speed=speed, loop=loop, duration=duration, hud=hud,
-            strict=strict, safety=safety_from_flag(unsafe),
-            autosave=None if no_autosave else state, autosave_every=autosave_every,
-            resume=resume, record=record, record_force=force,
-        )
+        stats = play_session(sources, fullscreen=fullscreen, display=display, config=config,
+                             echo=click.echo)
     except DisplayUnavailable as exc:
         raise click.ClickException(f"cannot open a window: {exc}; {NO_DISPLAY_HINT}") from None
     click.echo(stats.summary())

@@ -3,138 +3,121 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mural.events import Event
-from mural.session.model import (
-    Cue,
-    Plan,
-    RunResult,
-    TimedCue,
-)
-from mural.session.render import _still_frame, render_plan
-from mural.show.palettes import load_palette
+from mural.events import Event, MarkerEvent
+from mural.session.model import Cue, Plan, RunResult, TimedCue
+from mural.session.render import render_plan
 
-
-def _session_player_class():
-    """The Player with a session's cues, personal colours and a log of what was played.
-
-    Built on first use (the player module pulls in the display code). The Player has no
-    public hooks for this yet, so it overrides `_new_mural` (personal colours) and `_push`
-    (the log, live markers) and edits `sources` / `replay` / `live` to add and remove sources.
-    """
-    from mural.events import MarkerEvent
+if TYPE_CHECKING:
     from mural.show.player import Player
-    from mural.show.wall import Wall
-    from mural.sources import open_source
-    from mural.sources.replay import MergedSource
 
-    class SessionPlayer(Player):
-        def __init__(self, plan: Plan, sink, **kwargs: Any) -> None:
-            self.plan = plan
-            self.log: list[Event] = []
-            self.pending: list[TimedCue] = list(plan.cues)
-            self.fired: list[TimedCue] = []
-            self.waiting: dict[str, list[Cue]] = {}
-            for cue in plan.session.cues:
-                if cue.marker is not None and cue.marker not in plan.markers:
-                    self.waiting.setdefault(cue.marker, []).append(cue)
-            self.resume_at: float | None = None
-            self.still_lines: list[str] = []
-            self.still_paths: list[Path] = []
-            settings = plan.session.mural
-            super().__init__([s.uri for s in plan.session.sources], sink, size=settings.size,
-                             palette=settings.palette, seed=settings.seed, **kwargs)
-            self.by_uri = dict(zip([s.uri for s in plan.session.sources], self.sources,
-                                   strict=True))
+PLAYER_KWARGS = ("clock", "sleep", "warn")  # play_plan's extra arguments that go to the Player
 
-        def _new_mural(self, events=()):
-            mural = Wall(events, size=self.size, seed=self.seed, palette=self.palette,
-                          safety=self.safety, personal=self.plan.personal)
-            mural.set_render_size(self.render_size)
-            return mural
 
-        def _push(self, events):
-            super()._push(events)
-            self.log.extend(events)
-            for event in events:
-                if isinstance(event, MarkerEvent) and event.name in self.waiting:
-                    for cue in self.waiting.pop(event.name):
-                        self.pending.append(TimedCue(event.t + cue.offset, cue))
-                    self.pending.sort(key=lambda c: c.t)
+class LiveShow:
+    """A session's cues run on a playing Player, and a log of what was played.
 
-        def tick(self):
-            super().tick()
-            if self.resume_at is not None and self.session_time() >= self.resume_at:
-                self.paused, self.resume_at = False, None
-            while self.pending and self.pending[0].t <= self.mural.time and not self.done:
-                self.fire(self.pending.pop(0))
+    It plugs into the player's public hooks: every batch of events that lands on the wall is
+    logged (and a marker there releases the cues waiting for it), and after every frame the
+    cues due by the mural's time fire. Cue stills are taken the moment their cue fires.
+    """
 
-        def fire(self, timed: TimedCue) -> None:
-            from mural._version import __version__
-            from mural.sinks.png import save_png
+    def __init__(self, plan: Plan, player: Player) -> None:
+        self.plan = plan
+        self.player = player
+        self.log: list[Event] = []
+        self.pending: list[TimedCue] = list(plan.cues)
+        self.fired: list[TimedCue] = []
+        self.waiting: dict[str, list[Cue]] = {}
+        for cue in plan.session.cues:
+            if cue.marker is not None and cue.marker not in plan.markers:
+                self.waiting.setdefault(cue.marker, []).append(cue)
+        self.still_lines: list[str] = []
+        self.still_paths: list[Path] = []
+        player.on_events.append(self.landed)
+        player.after_tick.append(self.run_cues)
 
-            cue = timed.cue
-            self.fired.append(TimedCue(self.mural.time, cue))
-            if cue.palette:
-                self.palette = load_palette(cue.palette)
-                self.mural.set_palette(self.palette, cue.fade)
-                self.notify(f"palette {self.palette.name}")
-            if cue.speed:
-                self.set_speed(cue.speed)
-            if cue.pause:
-                self.paused, self.resume_at = True, self.session_time() + cue.pause
-            if cue.add_source:
-                self.add_source(cue.add_source)
-            if cue.remove_source:
-                self.remove_source(cue.remove_source)
-            if cue.still:
-                frame = _still_frame(self.mural, cue.size or self.size)
-                save_png(cue.still, frame, {
-                    "Software": f"Lumina Mural {__version__}", "mural:source": self.name,
-                    "mural:time": f"{self.mural.time:.3f}", "mural:seed": self.seed,
-                    "mural:palette": self.palette.name,
-                    "mural:size": f"{frame.shape[1]}x{frame.shape[0]}",
-                })
-                self.still_paths.append(Path(cue.still))
-                self.still_lines.append(f"wrote {cue.still} (t={self.mural.time:.2f}s)")
+    def landed(self, events: list[Event]) -> None:
+        """Events on the wall: into the log; a marker releases the cues waiting for it."""
+        self.log.extend(events)
+        for event in events:
+            if isinstance(event, MarkerEvent) and event.name in self.waiting:
+                for cue in self.waiting.pop(event.name):
+                    self.pending.append(TimedCue(event.t + cue.offset, cue))
+                self.pending.sort(key=lambda c: c.t)
 
-        def add_source(self, uri: str) -> None:
-            source = open_source(uri, clock=self.session_time)
-            self.sources.append(source)
-            self.by_uri[uri] = source
-            if source.live:
-                if self.live is None:
-                    self.live = MergedSource([source])
-                else:
-                    self.live.sources.append(source)
-            else:
-                source.seek(self.position)
-                if self.replay is None:
-                    self.replay = MergedSource([source])
-                else:
-                    self.replay.sources.append(source)
+    def run_cues(self) -> None:
+        """Fire every cue due by the mural's time."""
+        player = self.player
+        while self.pending and self.pending[0].t <= player.mural.time and not player.done:
+            self.fire(self.pending.pop(0))
 
-        def remove_source(self, uri: str) -> None:
-            match = next((s for s in self.plan.session.sources if uri in (s.written, s.uri)),
-                         None)
-            source = self.by_uri.pop(match.uri if match else uri, None)
-            if source is None:
-                return
-            for merged in (self.live, self.replay):
-                if merged is not None and source in merged.sources:
-                    merged.sources.remove(source)
-            if source in self.sources:
-                self.sources.remove(source)
-            source.close()
-            if self.live is not None and not self.live.sources:
-                self.live = None
-            if self.replay is not None and not self.replay.sources:
-                self.replay = None
+    def fire(self, timed: TimedCue) -> None:
+        player = self.player
+        cue = timed.cue
+        self.fired.append(TimedCue(player.mural.time, cue))
+        if cue.palette:
+            player.set_palette(cue.palette, cue.fade)
+        if cue.speed:
+            player.set_speed(cue.speed)
+        if cue.pause:
+            player.pause_for(cue.pause)
+        if cue.add_source:
+            player.add_source(cue.add_source)  # one that cannot open yet is retried
+        if cue.remove_source:
+            player.remove_source(self._uri_of(cue.remove_source))
+        if cue.still:
+            self._still(cue)
 
-    return SessionPlayer
+    def _uri_of(self, name: str) -> str:
+        """A source as the session names it (as written, or resolved) -> its SOURCE string."""
+        match = next((s for s in self.plan.session.sources if name in (s.written, s.uri)), None)
+        return match.uri if match else name
+
+    def _still(self, cue: Cue) -> None:
+        player = self.player
+        assert cue.still is not None
+        at = player.mural.time
+        try:
+            player.still(cue.still, cue.size or player.size,
+                         extra={"mural:session": str(self.plan.session.path)})
+        except OSError as exc:  # a still that cannot be written does not end the show
+            player.warn(f"cannot write {cue.still}: {exc.strerror or exc}")
+            self.still_lines.append(f"could not write {cue.still} (t={at:.2f}s): "
+                                    f"{exc.strerror or exc}")
+            return
+        self.still_paths.append(Path(cue.still))
+        self.still_lines.append(f"wrote {cue.still} (t={at:.2f}s)")
+
+    def played(self) -> Plan:
+        """The plan of what was played: the logged events on the mural's timeline, the cues
+        as they fired (stills were taken live), up to where the show ended."""
+        plan = self.plan
+        duration = self.player.mural.time
+        return Plan(plan.session, sorted(self.log, key=lambda e: e.t), duration, plan.markers,
+                    [c for c in self.fired if not c.cue.still], [], plan.personal)
+
+
+def session_player(plan: Plan, window, *, hud: bool = False, **player_args: Any) -> Player:
+    """A Player for a session: its sources, size, palette, seed and personal colours.
+
+    `player_args` are PlayerConfig fields (duration, fps ...) and the Player's clock, sleep
+    and warn.
+    """
+    from mural.show.player import Player, PlayerConfig
+
+    known = {f.name for f in fields(PlayerConfig)} | set(PLAYER_KWARGS)
+    unknown = sorted(set(player_args) - known)
+    if unknown:
+        raise TypeError(f"unknown player arguments: {', '.join(unknown)}")
+    runtime = {k: player_args.pop(k) for k in PLAYER_KWARGS if k in player_args}
+    settings = plan.session.mural
+    config = PlayerConfig(size=settings.size, palette=settings.palette, seed=settings.seed,
+                          personal=plan.personal, hud=hud, **player_args)
+    return Player([s.uri for s in plan.session.sources], window, config, **runtime)
 
 
 def play_plan(
@@ -161,21 +144,20 @@ def play_plan(
         from mural.sinks.display import Display
 
         window = Display(plan.session.mural.size, fullscreen=fullscreen, display=display)
-    player_class = _session_player_class()
     try:
-        with player_class(plan, window, hud=hud, **player_args) as player:
+        with session_player(plan, window, hud=hud, **player_args) as player:
+            show = LiveShow(plan, player)
             stats = player.run()
     finally:
         if sink is None:
             window.close()
     say(stats.summary())
-    result = RunResult(written=list(player.still_paths), lines=list(player.still_lines),
+    result = RunResult(written=list(show.still_paths), lines=list(show.still_lines),
                        skipped=list(plan.skipped))
     for line in result.lines:
         say(line)
-    duration = player.mural.time
-    played = Plan(plan.session, sorted(player.log, key=lambda e: e.t), duration, plan.markers,
-                  [c for c in player.fired if not c.cue.still], [], plan.personal)
+    played = show.played()
+    duration = played.duration
     for out in plan.outputs:
         end = duration if out.end is None else min(out.end, duration)
         if out.kind != "still" and not end > out.start:
@@ -187,3 +169,6 @@ def play_plan(
         result.written += done.written
         result.lines += done.lines
     return result
+
+
+__all__ = ["LiveShow", "play_plan", "session_player"]

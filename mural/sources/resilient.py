@@ -15,6 +15,10 @@ class ResilientSource:
     """Wraps a live source; when it fails (its receiver died, its poll raised), it is closed and
     reopened after 1, 2, 4 … up to `max_backoff` seconds of the session clock. Meanwhile it
     yields nothing, which the mural shows as that source's silence: shadows.
+
+    `first` is the source already open. Without one it starts with nothing open and opens on
+    the first poll (or, when `failure` says why the caller's own attempt failed, on the first
+    retry after the first backoff), so a listener whose port is still taken comes up later.
     """
 
     live = True
@@ -26,18 +30,23 @@ class ResilientSource:
         name: str,
         clock: Callable[[], float],
         first: EventSource | None = None,
+        failure: str | None = None,
         max_backoff: float = 30.0,
     ) -> None:
         self.name = name
         self._opener = opener
         self._clock = clock
         self.max_backoff = max_backoff
-        self.inner: EventSource | None = first if first is not None else opener()
+        self.inner: EventSource | None = first
         self._past = SourceStats()
         self.backoff = 1.0
         self.retry_at: float | None = None
-        self.restarts = 0
+        self.restarts = 0  # reopenings after a failure of a source that had been open
+        self.opened = first is not None  # it has been open at least once
         self.last_error: str | None = None
+        self._closed = False
+        if first is None and failure is not None:
+            self._fail(failure)
 
     @property
     def stats(self) -> SourceStats:
@@ -62,6 +71,8 @@ class ResilientSource:
         self.backoff = min(self.max_backoff, self.backoff * 2)
 
     def poll(self, now: float) -> list[Event]:
+        if self._closed:
+            return []
         if self.inner is None:
             if self.retry_at is not None and self._clock() < self.retry_at:
                 return []
@@ -70,9 +81,14 @@ class ResilientSource:
             except Exception as exc:
                 self._fail(str(exc))
                 return []
-            self.restarts += 1
             self.backoff = 1.0
-            log.warning("%s is back", self.name)
+            if self.opened:
+                self.restarts += 1
+                log.warning("%s is back", self.name)
+            else:
+                self.opened = True
+                if self.last_error is not None:
+                    log.warning("%s is open now", self.name)
         if getattr(self.inner, "failed", False):
             self._fail(getattr(self.inner, "failure", None) or "receiver stopped")
             return []
@@ -87,6 +103,8 @@ class ResilientSource:
         return False  # a live input may always come back
 
     def close(self) -> None:
+        """Close the source; a closed one stays closed (it is not reopened)."""
+        self._closed = True
         if self.inner is not None:
             self.inner.close()
             self._past = self._past.merge(self.inner.stats)

@@ -381,3 +381,53 @@ video = "out/live/"
     frames = frames_of(night / "out" / "live")
     assert 20 <= len(frames) <= 27  # ~2.5 s of mural time at 10 fps
     assert night / "out" / "drop.png" in result.written
+
+
+def test_an_added_source_whose_port_is_taken_at_its_cue_comes_up_when_it_is_free(night):
+    import socket
+    import time
+
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from mural.session.live import LiveShow, session_player
+
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.1", 0))  # someone else holds the port when the cue fires
+    port = blocker.getsockname()[1]
+    uri = f"osc://127.0.0.1:{port}"
+    path = session(night, HEAD + f"""
+[[cue]]
+at = 0.5
+add_source = "{uri}"
+""")
+    plan, problems, _ = check_session(path)
+    assert problems == [] and plan.live
+    clock = _Clock()
+
+    def play(player, seconds):
+        for _ in range(round(seconds * 10)):
+            clock.advance(0.1)
+            player.tick()
+
+    try:
+        with session_player(plan, _Sink(), clock=clock, sleep=clock.advance, fps=10) as player:
+            show = LiveShow(plan, player)
+            play(player, 1.0)
+            assert [c.cue.add_source for c in show.fired] == [uri]
+            added = player.feed.by_uri[uri]
+            assert not added.healthy and not player.done  # the show goes on without it
+            blocker.close()  # the port is free again
+            play(player, 1.5)  # past the first backoff: it opens on its port
+            assert added.healthy and not player.done
+            client = SimpleUDPClient("127.0.0.1", port)
+            deadline = time.monotonic() + 5.0  # the receiver thread needs a moment
+            while time.monotonic() < deadline and not any(
+                    getattr(e, "participant", None) == "late" for e in show.log):
+                client.send_message("/mural/emotion", ["late", "joy", 0.8])
+                play(player, 0.1)
+                time.sleep(0.01)
+            assert any(getattr(e, "participant", None) == "late" for e in show.log)
+            play(player, 0.2)
+            assert "late" in player.mural.engine.participants.index
+    finally:
+        blocker.close()

@@ -18,6 +18,7 @@ from mural.show.player import (
     SCALES,
     InputEvent,
     Player,
+    PlayerConfig,
     hotkeys_markdown,
 )
 from mural.show.wall import Wall
@@ -93,10 +94,14 @@ class FakeSink:
 
 
 def make_player(sources=(FESTIVAL,), **kwargs) -> tuple[Player, FakeSink, FakeClock]:
+    """A Player on a fake clock and window; `kwargs` are PlayerConfig fields (and `sink`,
+    `warn`)."""
     clock = FakeClock()
     sink = kwargs.pop("sink", None) or FakeSink(clock=clock)
+    warn = kwargs.pop("warn", None)
     kwargs.setdefault("fps", 30)
-    player = Player(list(sources), sink, clock=clock, sleep=clock.advance, **kwargs)
+    player = Player(list(sources), sink, PlayerConfig(**kwargs), clock=clock,
+                    sleep=clock.advance, warn=warn)
     return player, sink, clock
 
 
@@ -107,7 +112,7 @@ def play_for(player: Player, clock: FakeClock, seconds: float, dt: float = 1 / 3
 
 
 def press(player: Player, key: str) -> None:
-    player.sink.inputs.append(InputEvent("key", key=key))
+    player.window.inputs.append(InputEvent("key", key=key))
     player.tick()
 
 
@@ -133,7 +138,8 @@ def test_a_slow_frame_does_not_slow_the_playhead():
     assert player.position == pytest.approx(clock.now)  # ... and the playhead keeps wall time
     # it simulates at most MAX_CATCHUP of it and skips the rest rather than lagging behind
     assert player.skipped == pytest.approx(clock.now - player.mural.time)
-    assert player.mural.time - (1.0 + 1 / 30) == pytest.approx(player.max_catchup, abs=1e-9)
+    assert player.mural.time - (1.0 + 1 / 30) == pytest.approx(player.config.max_catchup,
+                                                           abs=1e-9)
     play_for(player, clock, 0.5)
     assert player.position == pytest.approx(clock.now)
 
@@ -369,7 +375,8 @@ def test_render_size_steps_down_when_slow_and_back_up_when_fast():
 
 def test_render_size_holds_within_the_hysteresis_band():
     player, _, clock = make_player(fps=60)
-    player._set_scale(1, now=-10.0)
+    player.scaler.set_level(1, now=-10.0)
+    player.mural.set_render_size(player.render_size)
     # at 75% the frame takes 45% of the budget: not too slow, and 80% one size up
     slow_renderer(player, clock, {"full": 0.8 / 60})
     play_for(player, clock, 3.0, dt=1 / 60)
@@ -459,7 +466,7 @@ def test_a_replay_ends_after_its_tail_or_loops(tmp_path):
         if looper.mural is not previous:
             restarts.append(clock.now)
             previous = looper.mural
-        looper._pace()
+        looper.pace()
     assert len(restarts) == 2  # at ~4 s and ~8 s
     assert restarts[0] == pytest.approx(1.0 + END_TAIL, abs=0.1)
 
@@ -613,3 +620,205 @@ def test_play_with_record_writes_a_file_that_replays_the_show(tmp_path):
     played = [e for e in stream.events if getattr(e, "participant", None) != MANUAL]
     assert played == [e for e in original if e.t <= 7.0][: len(played)]
     assert len(played) > 20
+
+
+def test_the_readme_hotkey_table_is_the_generated_one():
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert hotkeys_markdown() in readme.read_text(encoding="utf-8")
+
+
+# -- the public hooks ----------------------------------------------------------------------
+
+
+def test_observers_see_every_batch_after_it_is_recorded(tmp_path):
+    from mural.events import read_stream
+
+    out = tmp_path / "show.jsonl"
+    player, _, clock = make_player(record=out)
+    seen: list[Event] = []
+    recorded_before: list[int] = []
+
+    def observe(events):
+        recorded_before.append(player.recorder.count)
+        seen.extend(events)
+
+    player.on_events.append(observe)
+    ticks: list[float] = []
+    player.after_tick.append(lambda: ticks.append(player.mural.time))
+    play_for(player, clock, 2.0)
+    player.inject("awe", None)
+    player.close()
+    assert len(ticks) == 60
+    assert seen == read_stream(out, strict=True).events  # everything that landed, in order
+    assert recorded_before[-1] == len(seen)  # observers run after the batch was recorded
+
+
+def test_a_hud_provider_adds_lines_while_the_hud_is_on():
+    from mural.sinks.window import HudLine
+
+    player, sink, _ = make_player()
+    player.hud.providers.append(lambda: [HudLine("phones 3")])
+    player.tick()
+    assert sink.last_hud is None
+    press(player, "h")
+    assert "phones 3" in [line.text for line in sink.last_hud]
+
+
+def test_bind_adds_a_hotkey_to_the_table_and_dispatch():
+    from mural.show.hotkeys import Hotkey
+
+    player, _, _ = make_player()
+    pressed: list[str] = []
+    player.bind(Hotkey("B", "block the last phone", (("b", "block_phone"),)), pressed.append)
+    press(player, "b")
+    assert pressed == ["b"]
+    assert "| B | block the last phone |" in player.keymap.markdown()
+    with pytest.raises(ValueError, match="taken"):
+        player.bind(Hotkey("Q", "again", (("q", "other"),)), pressed.append)
+    press(player, "a")  # not a hotkey: nothing happens
+    assert pressed == ["b"]
+
+
+def test_pause_for_holds_the_mural_then_plays_on():
+    player, _, clock = make_player()
+    play_for(player, clock, 0.5)
+    player.pause_for(1.0)
+    held = player.mural.time
+    play_for(player, clock, 0.9)
+    assert player.mural.time == held
+    play_for(player, clock, 0.5)
+    assert not player.paused and player.mural.time > held
+
+
+def test_set_palette_crossfades_and_still_writes_provenance(tmp_path):
+    player, _, clock = make_player()
+    play_for(player, clock, 0.5)
+    player.set_palette("ember", fade=0.5)
+    play_for(player, clock, 1.0)
+    assert player.mural.palette.name == "ember"
+    path = player.still(tmp_path / "at.png", (96, 54), extra={"mural:note": "cue"})
+    meta = read_png_metadata(path)
+    assert meta["mural:size"] == "96x54" and meta["mural:palette"] == "ember"
+    assert meta["mural:note"] == "cue" and meta["mural:flash-limiter"] == "on"
+    assert float(meta["mural:time"]) == pytest.approx(player.mural.time, abs=1e-3)
+    assert player.mural.compositor.size == player.render_size  # the render size is restored
+
+
+def test_a_still_that_cannot_be_written_does_not_end_the_show(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    warnings: list[str] = []
+    player, _, clock = make_player(stills_dir=blocker / "sub", warn=warnings.append)
+    press(player, "s")
+    assert warnings and player.saved == [] and not player.done
+    play_for(player, clock, 0.2)
+
+
+# -- sources added and removed mid-show ----------------------------------------------------
+
+
+BUSY: dict[str, bool] = {}  # "fakenet://NAME" -> its port is taken
+
+
+def open_fakenet(uri, *, strict=False, clock=None):
+    """The factory of a fake network scheme: fails while BUSY[uri], then a live source that
+    yields one event stamped with the session clock."""
+    from mural.sources import SourceError
+
+    if BUSY.get(uri):
+        raise SourceError(f"cannot listen on {uri}: port in use")
+    source = FakeSource([EmotionEvent(t=0.0, participant="phone", valence=0.5, arousal=0.5)],
+                        live=True, name=uri)
+    return source
+
+
+@pytest.fixture
+def fakenet(monkeypatch):
+    from mural.sources import SCHEMES, Scheme
+
+    monkeypatch.setitem(SCHEMES, "fakenet",
+                        Scheme("tests.show.test_player:open_fakenet", live=True, network=True))
+    BUSY.clear()
+    yield BUSY
+    BUSY.clear()
+
+
+def test_a_source_that_cannot_open_yet_is_retried_until_it_can(fakenet):
+    from mural.sources.resilient import ResilientSource
+
+    warnings: list[str] = []
+    player, _, clock = make_player(warn=warnings.append)
+    fakenet["fakenet://phones"] = True
+    play_for(player, clock, 0.5)
+    added = player.add_source("fakenet://phones")
+    assert isinstance(added, ResilientSource) and not added.healthy
+    play_for(player, clock, 0.5)
+    assert not player.done and "phone" not in player.mural.engine.participants.index
+    fakenet["fakenet://phones"] = False  # the port is free again
+    play_for(player, clock, 1.5)  # past the first backoff
+    assert added.healthy
+    play_for(player, clock, 0.2)
+    assert "phone" in player.mural.engine.participants.index
+    assert player.remove_source("fakenet://phones")
+    assert player.sources == player.feed.sources and added not in player.sources
+
+
+def test_a_source_that_cannot_be_added_at_all_is_a_warning(tmp_path):
+    warnings: list[str] = []
+    player, _, clock = make_player(warn=warnings.append)
+    assert player.add_source(str(tmp_path / "missing.jsonl")) is None
+    assert warnings and "missing.jsonl" in warnings[0]
+    play_for(player, clock, 0.2)
+    assert not player.done
+    assert not player.remove_source("never-added")
+
+
+def test_a_recording_added_mid_show_plays_from_the_playhead(tmp_path):
+    path = tmp_path / "late.jsonl"
+    write_stream(path, [EmotionEvent(t=t, participant=f"late{t:g}", valence=0.5, arousal=0.5)
+                        for t in (0.5, 2.0, 2.5)])
+    player, _, clock = make_player(sources=[FakeSource([])])
+    play_for(player, clock, 1.0)
+    player.add_source(str(path))
+    play_for(player, clock, 2.0)
+    present = set(player.mural.engine.participants.index)
+    assert {"late2", "late2.5"} <= present and "late0.5" not in present
+
+
+# -- ending the show from outside ----------------------------------------------------------
+
+
+def test_sighup_and_sigterm_end_the_show_like_escape_and_save(tmp_path):
+    import os
+    import signal
+
+    from mural.show.player import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        state = tmp_path / f"{number}.npz"
+        player, _, _ = make_player(autosave=state, autosave_every=1e9)
+        player.after_tick.append(
+            lambda n=number, p=player: p.frames == 10 and os.kill(os.getpid(), n))
+        with player, stop_on_signals(player.stop):
+            stats = player.run()
+        assert player.done and stats.frames == 10
+        assert state.exists()  # closed like Esc: the state was saved
+    assert signal.getsignal(signal.SIGTERM) is before  # and the handlers are put back
+
+
+def test_overlays_draw_into_the_shown_frame_but_not_into_stills(tmp_path):
+    from PIL import Image
+
+    player, sink, clock = make_player()
+
+    def corner(frame):
+        frame[:4, :4] = 255
+
+    player.overlays.append(corner)
+    play_for(player, clock, 1.0)
+    assert (sink.last_frame[:4, :4] == 255).all()
+    path = player.still(tmp_path / "clean.png")
+    assert not (np.asarray(Image.open(path))[:4, :4] == 255).all()

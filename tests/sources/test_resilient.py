@@ -83,3 +83,46 @@ def test_backoff_doubles_up_to_a_cap_and_reopen_failures_are_retried():
     # failed at 0, retried at 1, 3, 7 (1 + 2 + 4), then every 4 s at most
     assert opened[:3] == [1.0, 3.0, 7.0]
     assert not source.finished
+
+
+class Quiet:
+    live = True
+    failed = False
+
+    def __init__(self):
+        self.stats = SourceStats(accepted=1)
+
+    def poll(self, now):
+        return []
+
+    def close(self):
+        pass
+
+
+def test_it_can_start_with_nothing_open_and_opens_on_the_first_successful_retry():
+    t = [0.0]
+    attempts = []
+
+    def opener():
+        attempts.append(t[0])
+        if t[0] < 2.5:
+            raise OSError("port in use")
+        return Quiet()
+
+    # the caller's own attempt failed (a cue's add_source): the first retry waits 1 s
+    source = ResilientSource(opener, name="late", clock=lambda: t[0], failure="port in use")
+    assert not source.healthy and source.last_error == "port in use" and attempts == []
+    assert source.poll(0.0) == []
+    for step in range(50):
+        t[0] = step * 0.1
+        assert source.poll(t[0]) == []
+    assert attempts == [1.0, 3.0]  # failed at 1 (still taken), opened at 3 (1 + 2)
+    assert source.healthy and source.opened and source.restarts == 0
+    assert source.stats.accepted == 1
+
+    lazy = ResilientSource(Quiet, name="lazy", clock=lambda: 0.0)  # no first, no failure
+    assert not lazy.healthy
+    lazy.poll(0.0)  # opens on the first poll
+    assert lazy.healthy and lazy.restarts == 0
+    lazy.close()
+    assert lazy.poll(5.0) == [] and not lazy.healthy  # closed stays closed
