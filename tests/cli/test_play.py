@@ -15,6 +15,12 @@ from mural.show.palettes import assets_dir  # noqa: E402
 FESTIVAL = str(assets_dir() / "sessions" / "festival.jsonl")
 
 
+@pytest.fixture(autouse=True)
+def in_a_fresh_folder(tmp_path, monkeypatch):
+    """`mural play` autosaves to ./mural-state.npz: each test plays in its own folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(*args: str, input: str | None = None):
     return CliRunner().invoke(main, ["play", *args], input=input)
 
