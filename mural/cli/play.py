@@ -63,11 +63,14 @@ Hotkeys:
 @click.option("--record", "record", type=click.Path(dir_okay=False), default=None,
               help="Record every event played (sources and manual input) to a .jsonl file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --record file.")
+@click.option("--show-join", is_flag=True,
+              help="Draw a web:// source's join code (QR) small and dim in a corner of the wall.")
 @strict_option
 @unsafe_option
 @friendly
 def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop, duration, hud,
-            state, autosave_every, no_autosave, resume, record, force, strict, unsafe) -> None:
+            state, autosave_every, no_autosave, resume, record, force, show_join, strict,
+            unsafe) -> None:
     from mural.show.player import PlayerConfig, play_session
     from mural.sinks.display import DisplayUnavailable
 
@@ -75,7 +78,7 @@ def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop,
         size=size, fps=fps, palette=palette, seed=seed, speed=speed, loop=loop,
         duration=duration, hud=hud, strict=strict, safety=safety_from_flag(unsafe),
         autosave=None if no_autosave else state, autosave_every=autosave_every,
-        resume=resume, record=record, record_force=force,
+        resume=resume, record=record, record_force=force, show_join=show_join,
     )
     try:
         stats = play_session(sources, fullscreen=fullscreen, display=display, config=config,

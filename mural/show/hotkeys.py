@@ -48,6 +48,8 @@ HOTKEYS: tuple[Hotkey, ...] = (
     Hotkey("", ", ".join(f"{key} {name}" for key, name in KEY_EMOTIONS.items())
            + " — it shows even in a network blackout"),
     Hotkey("click / drag", "the last emotion at the pointer / move it"),
+    Hotkey("B", "block the phone whose light arrived last (web://): it fades out, cannot rejoin",
+           (("b", "block_phone"),)),
     Hotkey("Esc / Q", "quit", (("escape", "quit"), ("q", "quit"))),
 )
 

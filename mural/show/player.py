@@ -68,6 +68,7 @@ from mural.show.hotkeys import (
 )
 from mural.show.hud import Hud
 from mural.show.palettes import Palette, load_palette, palette_names
+from mural.show.phones import Phones
 from mural.show.playhead import (
     MAX_CATCHUP,
     MAX_SPEED,
@@ -122,6 +123,7 @@ class PlayerConfig:
     resume: str | Path | None = None
     record: str | Path | None = None
     record_force: bool = False
+    show_join: bool = False  # draw a web:// source's join code in a corner of the wall
 
     def __post_init__(self) -> None:
         if not self.fps > 0:
@@ -216,6 +218,7 @@ class Player:
             "slower": lambda key: self.set_speed(self.speed / 2),
             "palette": lambda key: self.next_palette(),
             "emotion": lambda key: self.inject(KEY_EMOTIONS[key], self.window.mouse()),
+            "block_phone": lambda key: self.phones.block_last(),
         }
 
         self.playhead = Playhead(speed=config.speed, max_catchup=config.max_catchup)
@@ -268,6 +271,7 @@ class Player:
             note = self.autosaver.protect_previous(config.resume)
             if note is not None:
                 self.notes.append(note)
+        self.phones = Phones.attach(self, show_join=config.show_join)
 
     # -- the parts, as the rest of the package sees them ------------------------------------
 

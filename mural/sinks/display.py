@@ -54,6 +54,7 @@ def display_problem() -> str | None:
 def _key_names() -> dict[int, str]:
     names = {
         pygame.K_f: "f", pygame.K_h: "h", pygame.K_s: "s", pygame.K_p: "p", pygame.K_q: "q",
+        pygame.K_b: "b",
         pygame.K_SPACE: "space", pygame.K_LEFT: "left", pygame.K_RIGHT: "right",
         pygame.K_ESCAPE: "escape",
         pygame.K_PLUS: "plus", pygame.K_EQUALS: "plus", pygame.K_KP_PLUS: "plus",

@@ -671,14 +671,14 @@ def test_bind_adds_a_hotkey_to_the_table_and_dispatch():
 
     player, _, _ = make_player()
     pressed: list[str] = []
-    player.bind(Hotkey("B", "block the last phone", (("b", "block_phone"),)), pressed.append)
-    press(player, "b")
-    assert pressed == ["b"]
-    assert "| B | block the last phone |" in player.keymap.markdown()
+    player.bind(Hotkey("G", "glow harder", (("g", "glow"),)), pressed.append)
+    press(player, "g")
+    assert pressed == ["g"]
+    assert "| G | glow harder |" in player.keymap.markdown()
     with pytest.raises(ValueError, match="taken"):
         player.bind(Hotkey("Q", "again", (("q", "other"),)), pressed.append)
     press(player, "a")  # not a hotkey: nothing happens
-    assert pressed == ["b"]
+    assert pressed == ["g"]
 
 
 def test_pause_for_holds_the_mural_then_plays_on():
