@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mural.events import Problem, Stream, StreamError, read_stream
-from mural.events.summary import summarise
+from mural.events.summary import printable, summarise
 from mural.sources import SourceError
 
 MAX_LISTED = 12
@@ -16,7 +16,7 @@ MAX_LISTED = 12
 
 def _load(target: str, strict: bool) -> Stream:
     def warn(problem: Problem) -> None:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(f"warning: {printable(problem, None)}", err=True)
 
     try:
         if target.startswith("sim:"):
@@ -26,14 +26,14 @@ def _load(target: str, strict: bool) -> Stream:
             return simulate(name, **kwargs)
         return read_stream(target, strict=strict, on_problem=warn)
     except (StreamError, SourceError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc, None)) from None
 
 
 def _spans(spans: list[dict[str, Any]], who: bool = False) -> str:
     if not spans:
         return "none"
     parts = [
-        (f"{s['participant']} " if who else "")
+        (f"{printable(s['participant'])} " if who else "")
         + f"{s['start']:.1f}-{s['end']:.1f} s (min {s['min_level']:.2f}"
         + ("" if s["recovered"] else ", not recovered") + ")"
         for s in spans[:MAX_LISTED]
@@ -44,25 +44,28 @@ def _spans(spans: list[dict[str, Any]], who: bool = False) -> str:
 
 def _table(info: dict[str, Any]) -> str:
     ev, people = info["events"], info["participants"]
-    listed = ", ".join(f"{p} ({n})" for p, n in list(people["events"].items())[:MAX_LISTED])
+    listed = ", ".join(f"{printable(p)} ({n})"
+                       for p, n in list(people["events"].items())[:MAX_LISTED])
     if people["count"] > MAX_LISTED:
         listed += f", ... {people['count'] - MAX_LISTED} more"
     header = info["header"]
     bad = info["bad_lines"]
     rows = [
-        ("header", " ".join(f"{k}={v}" for k, v in header.items()) if header else "none"),
+        ("header", " ".join(f"{printable(k)}={printable(v)}" for k, v in header.items())
+         if header else "none"),
         ("duration", f"{info['duration']:.1f} s"),
         ("events", f"{ev['total']} (emotion {ev['emotion']}, signal {ev['signal']}, "
                    f"marker {ev['marker']})"),
         ("participants", f"{people['count']}" + (f": {listed}" if listed else "")),
-        ("markers", ", ".join(f"{m['t']:.1f} {m['name']}" for m in info["markers"]) or "none"),
+        ("markers", ", ".join(f"{m['t']:.1f} {printable(m['name'])}" for m in info["markers"])
+         or "none"),
         ("network drops", _spans(info["signal"]["network_drops"])),
         ("dropouts", _spans(info["signal"]["participant_dropouts"], who=True)),
         ("bad lines", str(bad["count"])),
         ("truncated tail", "yes (last line cut off, ignored)" if info["truncated_tail"] else "no"),
     ]
     width = max(len(k) for k, _ in rows)
-    lines = [info["source"]] + [f"  {k:<{width}}  {v}" for k, v in rows]
+    lines = [printable(info["source"], None)] + [f"  {k:<{width}}  {v}" for k, v in rows]
     mix = info["emotion_mix"]
     lines.append(f"emotion mix over time ({mix['bin_seconds']:g} s bins):")
     for b in mix["bins"]:
@@ -73,7 +76,8 @@ def _table(info: dict[str, Any]) -> str:
     if shares:
         lines.append("share of the light (fairness):")
         for who, share in list(shares.items())[:MAX_LISTED]:
-            lines.append(f"  {who:<16} {100 * share:5.1f}%  {'#' * round(40 * share)}")
+            lines.append(f"  {printable(who):<16} {100 * share:5.1f}%  "
+                         f"{'#' * round(40 * share)}")
     return "\n".join(lines)
 
 

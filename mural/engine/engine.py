@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numba
 import numpy as np
 
 from mural.engine import kernels
+from mural.engine import snapshot as check
 from mural.engine.colour import emotion_colour
 from mural.engine.flow import FlowField
 from mural.engine.kernels import COARSE_CELL  # field pixels per cell of the shadow grids
 from mural.engine.timing import StageTimer
 from mural.events import EmotionEvent, Event, MarkerEvent, SignalEvent
+from mural.events.model import MAX_NAME_LEN
 
 
 def field_shape(size: tuple[int, int]) -> tuple[int, int]:
@@ -65,6 +70,8 @@ class EngineConfig:
     network_smoothing: float = 0.6  # seconds: time constant of the network-level follower
     health_smoothing: float = 0.5  # seconds: time constant of each participant's health
     field_every: int = 6  # steps between full passes over the light fields (memory, decay)
+    max_participants: int = 256  # live participants at most; the oldest silent leave first
+    max_markers: int = 1000  # markers kept (the latest); older ones are forgotten
 
     @property
     def dt(self) -> float:
@@ -96,9 +103,30 @@ class Personal:
     weight: float = 0.4
 
 
+# Per-participant arrays: name -> (columns, or 0 for one value; the value of an empty slot).
+# These are the participant state a snapshot holds; `alive` and `awake` are derived from them.
+PARTICIPANT_FIELDS: dict[str, tuple[int, float]] = {
+    "pos": (2, 0.0), "target": (2, 0.0), "home": (2, 0.0), "colour": (3, 0.0),
+    "target_colour": (3, 0.0), "intensity": (0, 0.0), "valence": (0, 0.0),
+    "arousal": (0, 0.0), "last_seen": (0, -1e9), "own_level": (0, 1.0),
+    "own_level_t": (0, -1e9), "presence": (0, 0.0), "health": (0, 1.0),
+    "heart_rate": (0, 0.0), "emit_acc": (0, 0.0), "tokens": (0, 0.0),
+    "pending_burst": (0, 0.0), "phase": (0, 0.0), "light": (0, 0.0),
+    "emitted": (0, 0.0), "pattern": (0, 0.0),
+}
+MAX_ID_LEN = 256  # a participant id in a snapshot (the event model allows 64)
+MAX_DEPARTED = 4096  # participants who left whose share of the light is still reported
+
+
 @dataclass
 class Participants:
-    """Per-participant emitter state, struct-of-arrays, grown by doubling."""
+    """Per-participant emitter state, struct-of-arrays, grown by doubling up to the cap.
+
+    A slot is taken for good: when the table is full, a newcomer takes over the slot of the one
+    who leaves (`reuse`), so slots 0..len-1 are always in use and particles' `pidx` index them.
+    `awake[i]` is False for a participant that has faded out and settled: the step skips it
+    (see Engine._update_participants); `alive` is health × presence as of the last step.
+    """
 
     ids: list[str] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
@@ -113,37 +141,62 @@ class Participants:
             cap *= 2
         if cap == self.capacity:
             return
-        specs = {
-            "pos": (2, 0.0), "target": (2, 0.0), "home": (2, 0.0), "colour": (3, 0.0),
-            "target_colour": (3, 0.0), "intensity": (0, 0.0), "valence": (0, 0.0),
-            "arousal": (0, 0.0), "last_seen": (0, -1e9), "own_level": (0, 1.0),
-            "own_level_t": (0, -1e9), "presence": (0, 0.0), "health": (0, 1.0),
-            "heart_rate": (0, 0.0), "emit_acc": (0, 0.0), "tokens": (0, 0.0),
-            "pending_burst": (0, 0.0), "phase": (0, 0.0), "light": (0, 0.0),
-            "emitted": (0, 0.0), "pattern": (0, 0.0),
-        }
+        specs = {**PARTICIPANT_FIELDS, "alive": (0, 0.0)}
         for name, (width, fill) in specs.items():
             shape = (cap, width) if width else (cap,)
             new = np.full(shape, fill, dtype=np.float64)
             if self.capacity:
                 new[: self.capacity] = getattr(self, name)
             setattr(self, name, new)
+        awake = np.ones(cap, dtype=bool)
+        if self.capacity:
+            awake[: self.capacity] = self.awake
+        self.awake = awake
         self.capacity = cap
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def _place(self, i: int, home: tuple[float, float], phase: float, tokens: float) -> None:
+        self.home[i] = home
+        self.pos[i] = home
+        self.target[i] = home
+        self.phase[i] = phase
+        self.tokens[i] = tokens
+        self.awake[i] = True
 
     def add(self, pid: str, home: tuple[float, float], phase: float, tokens: float) -> int:
         i = len(self.ids)
         self._grow(i + 1)
         self.ids.append(pid)
         self.index[pid] = i
-        self.home[i] = home
-        self.pos[i] = home
-        self.target[i] = home
-        self.phase[i] = phase
-        self.tokens[i] = tokens
+        self._place(i, home, phase, tokens)
         return i
+
+    def reuse(self, i: int, pid: str, home: tuple[float, float], phase: float,
+              tokens: float) -> str:
+        """Give slot i to a newcomer, as fresh as a slot never used; returns who had it."""
+        gone = self.ids[i]
+        del self.index[gone]
+        for name, (_, fill) in PARTICIPANT_FIELDS.items():
+            getattr(self, name)[i] = fill
+        self.alive[i] = 0.0
+        self.ids[i] = pid
+        self.index[pid] = i
+        self._place(i, home, phase, tokens)
+        return gone
+
+
+# What a snapshot holds, under the key names of the state files (format version 1).
+ENGINE_ARRAYS = (
+    "pos", "prev", "vel", "colour", "age", "life", "speed", "buoy", "pidx", "live", "memory",
+    "vitality", "depth", "recolour", "chroma", "chroma_w", "live_coarse", "_coarse_scaled",
+)
+ENGINE_SCALARS = (
+    "step_index", "_cursor", "network_level", "network_level_t", "network_smoothed", "ceiling",
+    "events_applied", "_live_n",
+)
+OPTIONAL_SCALARS = ("evictions",)
 
 
 class Engine:
@@ -151,9 +204,21 @@ class Engine:
 
     Coordinates: particles and emitters live in field-height units, x in [0, aspect], y in
     [0, 1] (y down, like the image).
+
+    Participants: at most `config.max_participants` are live at once; a newcomer to a full
+    table takes the place of the one silent longest (see `_evict`). A participant who has faded
+    out and settled costs nothing per step until it is heard again.
+
+    Public state: `snapshot()` gives everything that determines the future as arrays and plain
+    values, `restore(snapshot)` takes it back (checking every value); `seed_particles` places
+    particles directly (the benchmark's standard scene).
     """
 
     def __init__(self, config: EngineConfig, personal: dict[str, Personal] | None = None) -> None:
+        if config.max_participants < 1:
+            raise ValueError(f"max_participants must be at least 1, got {config.max_participants}")
+        if config.max_markers < 0:
+            raise ValueError(f"max_markers must not be negative, got {config.max_markers}")
         self.config = config
         self.personal = dict(personal or {})
         self.dt = config.dt
@@ -202,9 +267,16 @@ class Engine:
         self.network_level_t = -1e9
         self.network_smoothed = 1.0
         self.ceiling = 0.0  # how alive the wall may be (network health × anyone present)
-        self.markers: list[MarkerEvent] = []
+        self.markers: deque[MarkerEvent] = deque(maxlen=config.max_markers)
         self.events_applied = 0
+        self.evictions = 0  # participants who had to leave a full table
         self.timer: StageTimer | None = None  # stage timing, injected by `mural bench`
+        self._selection: tuple[slice | np.ndarray, np.ndarray] | None = None  # awake slots
+        self._retire: set[int] = set()  # slots given away: their particles retire next step
+        self._net_t_seen = self.network_level_t  # the network signal the sleepers settled on
+        self._departed: dict[str, float] = {}  # particles emitted by those who left
+        self._departed_rest = 0.0  # ... and by those forgotten past MAX_DEPARTED
+        self._never_sleep = False  # step every participant every step (a reference for tests)
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -216,24 +288,98 @@ class Engine:
         """How many steps to take to stand at time t (never negative)."""
         return max(0, math.floor(t * self.config.sim_hz + 1e-9) - self.step_index)
 
-    # -- events -----------------------------------------------------------------------------
+    # -- participants -----------------------------------------------------------------------
+    @property
+    def active_participants(self) -> int:
+        """Participants the step works on (the others have faded out and settled)."""
+        return int(self._awake()[1].size)
+
+    def _awake(self) -> tuple[slice | np.ndarray, np.ndarray]:
+        """(selector, slots) of the awake participants, ascending: a slice when all are."""
+        if self._selection is None:
+            n = len(self.participants)
+            slots = np.flatnonzero(self.participants.awake[:n])
+            self._selection = (slice(0, n) if slots.size == n else slots, slots)
+        return self._selection
+
+    def _wake(self, i: int) -> None:
+        if not self.participants.awake[i]:
+            self.participants.awake[i] = True
+            self._selection = None
+
+    def _wake_all(self) -> None:
+        p = self.participants
+        if self._awake()[1].size < len(p):
+            p.awake[: len(p)] = True
+            self._selection = None
+
     def _participant(self, pid: str) -> int:
-        i = self.participants.index.get(pid)
+        p = self.participants
+        i = p.index.get(pid)
         if i is None:
             u, v = stable_unit_pair(self.config.seed, pid)
             home = (self.aspect * (0.1 + 0.8 * u), 0.15 + 0.7 * v)
             phase = stable_unit_pair(self.config.seed + 1, pid)[0] * 2 * math.pi
-            i = self.participants.add(pid, home, phase, self.config.burst_bucket)
+            if len(p) < self.config.max_participants:
+                i = p.add(pid, home, phase, self.config.burst_bucket)
+            else:
+                i = self._evict()
+                emitted = float(p.emitted[i])
+                self._depart(p.reuse(i, pid, home, phase, self.config.burst_bucket), emitted)
             mine = self.personal.get(pid)
-            self.participants.pattern[i] = PATTERNS.index(mine.pattern) if mine else 0
+            p.pattern[i] = PATTERNS.index(mine.pattern) if mine else 0
+            self._selection = None
         return i
 
+    def _evict(self) -> int:
+        """The slot of the participant who leaves a full table for a newcomer.
+
+        The one silent longest goes first (heard last the earliest: an emotion or their own
+        signal), if anyone has been silent past the timeout. Otherwise everyone is being heard:
+        then the faintest goes (the one least faded in; the newest among equals), so a flood
+        of new ids churns among itself and cannot push out a crowd that has faded in. Ties go
+        to the lowest slot: the same stream always evicts the same participants.
+        """
+        p, cfg = self.participants, self.config
+        n = len(p)
+        heard = np.maximum(p.last_seen[:n], p.own_level_t[:n])
+        silent = np.flatnonzero(self.t - heard >= cfg.silence_timeout)
+        if silent.size:
+            i = int(silent[np.argmin(heard[silent])])
+        else:
+            presence = p.presence[:n]
+            faint = np.flatnonzero(presence == presence.min())
+            i = int(faint[np.argmax(heard[faint])])
+        self.evictions += 1
+        self._retire.add(i)
+        return i
+
+    def _depart(self, pid: str, emitted: float) -> None:
+        """Remember the light of one who left (for `light_share`), boundedly."""
+        if emitted <= 0.0:
+            return
+        self._departed[pid] = self._departed.pop(pid, 0.0) + emitted
+        while len(self._departed) > MAX_DEPARTED:
+            oldest = next(iter(self._departed))
+            self._departed_rest += self._departed.pop(oldest)
+
+    def _retire_particles(self) -> None:
+        """Particles of participants who left stop where they are; the light they laid down
+        stays in the fields and sinks into memory as any silent participant's light does."""
+        slots = np.fromiter(sorted(self._retire), np.int32)
+        self._retire.clear()
+        ours = self.pidx == slots[0] if slots.size == 1 else np.isin(self.pidx, slots)
+        hit = ours & (self.age < self.life)
+        self.age[hit] = self.life[hit]
+
+    # -- events -----------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
         """Take one validated event into the state (applied at the start of the next step)."""
         self.events_applied += 1
         if isinstance(event, EmotionEvent):
             p = self.participants
             i = self._participant(event.participant)
+            self._wake(i)
             colour = emotion_colour(event.valence, event.arousal, event.emotion)
             mine = self.personal.get(event.participant)
             if mine is not None and mine.colour is not None:
@@ -260,6 +406,7 @@ class Engine:
                 self.network_level_t = event.t
             else:
                 i = self._participant(event.participant)
+                self._wake(i)
                 self.participants.own_level[i] = event.level
                 self.participants.own_level_t[i] = event.t
         elif isinstance(event, MarkerEvent):
@@ -276,6 +423,8 @@ class Engine:
         t = self.t
         timer = self.timer
         start = timer.clock() if timer is not None else 0.0
+        if self._retire:
+            self._retire_particles()
         self._update_participants(t, dt)
         self._spawn()
         self.flow.advance_to(t + dt)
@@ -334,32 +483,65 @@ class Engine:
         self._live_n = 0
 
     def _update_participants(self, t: float, dt: float) -> None:
+        """One step of every awake participant, vectorised over them alone.
+
+        A participant sleeps once a step leaves it exactly as it was: silent past the timeout,
+        faded out (presence and light 0), drifted onto its target, its colour and health
+        settled. Stepping it again would change nothing, so it is skipped (at no cost) until
+        something it depends on changes: its own event wakes it, and a change of the network
+        signal (which its health follows) wakes every sleeper. The frames are therefore the
+        bits they would be if everyone were stepped every step.
+        """
         cfg = self.config
         p = self.participants
         n = len(p)
         follow = 1.0 - math.exp(-dt / cfg.network_smoothing)
-        self.network_smoothed += (self.network_level - self.network_smoothed) * follow
+        smoothed = self.network_smoothed + (self.network_level - self.network_smoothed) * follow
+        if smoothed != self.network_smoothed or self.network_level_t != self._net_t_seen:
+            self._wake_all()
+        self.network_smoothed = smoothed
+        self._net_t_seen = self.network_level_t
         if n == 0:
             self.ceiling += (0.0 - self.ceiling) * follow
             return
-        s = slice(0, n)
-        own_newer = p.own_level_t[s] >= self.network_level_t
-        level = np.where(own_newer, p.own_level[s], self.network_smoothed)
-        p.health[s] += (level - p.health[s]) * (1.0 - math.exp(-dt / cfg.health_smoothing))
-        heard = (t - p.last_seen[s]) < cfg.silence_timeout
-        ramp = dt / cfg.presence_ramp
-        p.presence[s] = np.clip(p.presence[s] + np.where(heard, ramp, -ramp), 0.0, 1.0)
-        p.colour[s] += (p.target_colour[s] - p.colour[s]) * (1.0 - math.exp(-dt / 0.4))
-        p.pos[s] += (p.target[s] - p.pos[s]) * (1.0 - math.exp(-dt / 1.2))
-        p.tokens[s] = np.minimum(cfg.burst_bucket, p.tokens[s] + cfg.burst_refill * dt)
-        beat = np.where(
-            p.heart_rate[s] > 0, 0.12 * np.sin(2 * math.pi * p.heart_rate[s] / 60.0 * t), 0.0
-        )
-        depth = np.where(p.pattern[s] == PATTERNS.index("pulse"), 0.3, 0.06)
-        breath = depth * np.sin(2 * math.pi * t / 9.0 + p.phase[s])
-        alive = p.health[s] * p.presence[s]
-        p.light[s] = alive * (1.0 + beat + breath)
-        activity = min(1.0, float(alive.sum()))
+        s, slots = self._awake()
+        if slots.size:
+            health = p.health[s]
+            own_newer = p.own_level_t[s] >= self.network_level_t
+            level = np.where(own_newer, p.own_level[s], self.network_smoothed)
+            health_next = health + (level - health) * (
+                1.0 - math.exp(-dt / cfg.health_smoothing))
+            heard = (t - p.last_seen[s]) < cfg.silence_timeout
+            ramp = dt / cfg.presence_ramp
+            presence = np.clip(p.presence[s] + np.where(heard, ramp, -ramp), 0.0, 1.0)
+            colour = p.colour[s]
+            colour_next = colour + (p.target_colour[s] - colour) * (1.0 - math.exp(-dt / 0.4))
+            pos = p.pos[s]
+            pos_next = pos + (p.target[s] - pos) * (1.0 - math.exp(-dt / 1.2))
+            tokens = p.tokens[s]
+            tokens_next = np.minimum(cfg.burst_bucket, tokens + cfg.burst_refill * dt)
+            beat = np.where(
+                p.heart_rate[s] > 0, 0.12 * np.sin(2 * math.pi * p.heart_rate[s] / 60.0 * t), 0.0
+            )
+            depth = np.where(p.pattern[s] == PATTERNS.index("pulse"), 0.3, 0.06)
+            breath = depth * np.sin(2 * math.pi * t / 9.0 + p.phase[s])
+            alive = health_next * presence
+            if not self._never_sleep:
+                settled = (~heard & (presence == 0.0) & (health_next == health)
+                           & (tokens_next == tokens) & (p.pending_burst[s] == 0.0)
+                           & (colour_next == colour).all(axis=1) & (pos_next == pos).all(axis=1))
+            p.health[s] = health_next
+            p.presence[s] = presence
+            p.colour[s] = colour_next
+            p.pos[s] = pos_next
+            p.tokens[s] = tokens_next
+            p.light[s] = alive * (1.0 + beat + breath)
+            p.alive[s] = alive
+            if not self._never_sleep and settled.any():
+                p.awake[slots[settled]] = False  # from the next step on
+                self._selection = None
+        # the sleepers' alive is 0: the sum over all is the sum the full step would take
+        activity = min(1.0, float(p.alive[:n].sum()))
         self.ceiling += (self.network_smoothed * activity - self.ceiling) * follow
 
     def _spawn(self) -> None:
@@ -368,19 +550,24 @@ class Engine:
         n = len(p)
         if n == 0:
             return
-        s = slice(0, n)
+        s, slots = self._awake()
+        if slots.size == 0:
+            return
         alive = p.health[s] * p.presence[s]
         rate = cfg.emission_rate * p.intensity[s] * (0.45 + 0.8 * p.arousal[s]) * alive
-        p.emit_acc[s] += rate * dt + p.pending_burst[s] * (alive > 0.05)
+        acc = p.emit_acc[s] + (rate * dt + p.pending_burst[s] * (alive > 0.05))
         p.pending_burst[s] = 0.0
-        counts = np.floor(p.emit_acc[s]).astype(np.int64)
-        p.emit_acc[s] -= counts
+        counts = np.floor(acc).astype(np.int64)
+        p.emit_acc[s] = acc - counts
         total = int(counts.sum())
         if total == 0:
             return
+        wanted = total
         total = min(total, cfg.max_particles)
-        who = np.repeat(np.arange(n), counts)[:total]
-        p.emitted[s] += np.bincount(who, minlength=n)
+        who = np.repeat(slots, counts)[:total]
+        if total < wanted:  # more than the whole budget at once: only the first are born
+            counts = np.bincount(np.searchsorted(slots, who), minlength=slots.size)
+        p.emitted[s] += counts
         rng = self.rng
         noise = rng.standard_normal((total, 2))
         uni = rng.random((total, 4))
@@ -398,36 +585,337 @@ class Engine:
         start[:, 1] = np.clip(start[:, 1], 0.0, 1.0)
         speed = (0.035 + 0.22 * arousal) * (0.8 + 0.4 * uni[:, 0])
         angle = uni[:, 1] * 2 * math.pi
-        slots = (self._cursor + np.arange(total)) % cfg.max_particles
+        slots_p = (self._cursor + np.arange(total)) % cfg.max_particles
         self._cursor = int((self._cursor + total) % cfg.max_particles)
-        self.pos[slots] = start
-        self.prev[slots] = start
-        self.vel[slots, 0] = np.cos(angle) * speed * 0.8
-        self.vel[slots, 1] = np.sin(angle) * speed * 0.8
-        self.speed[slots] = speed
-        self.buoy[slots] = 0.025 * valence
-        self.age[slots] = 0.0
-        self.life[slots] = (1.8 + 5.5 * (1.0 - arousal)) * (0.75 + 0.5 * uni[:, 2])
-        self.colour[slots] = p.colour[who] * (0.45 + 0.55 * p.intensity[who])[:, None]
-        self.pidx[slots] = who
+        self.pos[slots_p] = start
+        self.prev[slots_p] = start
+        self.vel[slots_p, 0] = np.cos(angle) * speed * 0.8
+        self.vel[slots_p, 1] = np.sin(angle) * speed * 0.8
+        self.speed[slots_p] = speed
+        self.buoy[slots_p] = 0.025 * valence
+        self.age[slots_p] = 0.0
+        self.life[slots_p] = (1.8 + 5.5 * (1.0 - arousal)) * (0.75 + 0.5 * uni[:, 2])
+        self.colour[slots_p] = p.colour[who] * (0.45 + 0.55 * p.intensity[who])[:, None]
+        self.pidx[slots_p] = who
 
     def _splat_emitters(self, boost: float) -> None:
-        """Each emitter's soft core of light, pulsing with its heart and breath."""
+        """Each emitter's soft core of light, pulsing with its heart and breath (the sleepers
+        have no light: they are not walked)."""
         p = self.participants
-        n = len(p)
         kernels.splat_emitters(
-            self.live, self._coarse_scaled, p.pos[:n], p.colour[:n], p.light[:n],
-            p.intensity[:n], p.arousal[:n], float(self.field_h), boost,
+            self.live, self._coarse_scaled, self._awake()[1], p.pos, p.colour, p.light,
+            p.intensity, p.arousal, float(self.field_h), boost,
         )
 
     def _update_sources(self) -> None:
         """Where the wall is being kept alive: a soft disc around every healthy emitter."""
         p = self.participants
-        n = len(p)
         kernels.emitter_sources(
-            self._sources, p.pos[:n], p.health[:n] * p.presence[:n],
-            self.field_h / COARSE_CELL, 3.0,
+            self._sources, self._awake()[1], p.pos, p.alive, self.field_h / COARSE_CELL, 3.0,
         )
+
+    # -- particles placed from outside --------------------------------------------------------
+    def seed_particles(
+        self,
+        positions: np.ndarray,
+        speeds: np.ndarray,
+        ages: np.ndarray,
+        lives: np.ndarray,
+        pidx: np.ndarray,
+        colours: np.ndarray,
+        *,
+        slots: np.ndarray | None = None,
+    ) -> None:
+        """Place particles directly: at rest (`prev` = position, no velocity, no buoyancy),
+        in the first N particle slots (or in `slots`), each lit by participant `pidx`.
+
+        For scenes built outside the event stream (the benchmark's standard scene). Every
+        value is checked (ValueError), so nothing out of range reaches the kernels.
+        """
+        positions = np.asarray(positions, np.float64)
+        if positions.ndim != 2 or positions.shape[1] != 2:
+            raise ValueError(f"positions must be (N, 2), got {positions.shape}")
+        n = positions.shape[0]
+        cap = self.config.max_particles
+        if slots is None:
+            if n > cap:
+                raise ValueError(f"{n} particles do not fit max_particles = {cap}")
+            where: slice | np.ndarray = slice(0, n)
+        else:
+            where = np.asarray(slots)
+            if where.shape != (n,) or where.dtype.kind not in "iu":
+                raise ValueError(f"slots must be {n} particle indices, got {where.shape}")
+            if n and (where.min() < 0 or where.max() >= cap):
+                raise ValueError(f"slots must be within 0..{cap - 1} (max_particles)")
+            if np.unique(where).size != n:
+                raise ValueError("slots must not repeat")
+        people = max(1, len(self.participants))
+        checks = {
+            "positions": (positions, (n, 2), None, None),
+            "speeds": (speeds, (n,), 0.0, 100.0),
+            "ages": (ages, (n,), 0.0, None),
+            "lives": (lives, (n,), 0.0, None),
+            "colours": (colours, (n, 3), 0.0, 10.0),
+        }
+        values = {}
+        for name, (value, shape, lo, hi) in checks.items():
+            data = np.asarray(value, np.float64)
+            if data.shape != shape:
+                raise ValueError(f"{name} must be {shape}, got {data.shape}")
+            if not np.isfinite(data).all():
+                raise ValueError(f"{name} must be finite")
+            if n and lo is not None and data.min() < lo:
+                raise ValueError(f"{name} must be at least {lo:g}, got {data.min():g}")
+            if n and hi is not None and data.max() > hi:
+                raise ValueError(f"{name} must be at most {hi:g}, got {data.max():g}")
+            values[name] = data
+        xs, ys = positions[:, 0], positions[:, 1]
+        if n and (xs.min() < 0 or xs.max() > self.aspect or ys.min() < 0 or ys.max() > 1):
+            raise ValueError(f"positions must be on the wall: x in 0..{self.aspect:g}, y in 0..1")
+        who = np.asarray(pidx)
+        if who.shape != (n,) or (n and who.dtype.kind not in "iu"):
+            raise ValueError(f"pidx must be {n} participant indices, got {who.shape} {who.dtype}")
+        if n and (who.min() < 0 or who.max() >= people):
+            raise ValueError(f"pidx must be within 0..{people - 1} (the participants present)")
+        if self._retire:  # a slot given away must not take the new particles with it
+            self._retire_particles()
+        self.pos[where] = positions
+        self.prev[where] = self.pos[where]
+        self.vel[where] = 0.0
+        self.speed[where] = values["speeds"]
+        self.buoy[where] = 0.0
+        self.age[where] = values["ages"]
+        self.life[where] = values["lives"]
+        self.pidx[where] = who
+        self.colour[where] = values["colours"]
+
+    # -- the public state ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything that determines the engine's future, as arrays (copies) and plain values.
+
+        The layout is that of the state files (`mural.show.state`): arrays, scalars, rng,
+        participants (ids and their arrays), markers; and who left (for `light_share`).
+        """
+        if self._retire:
+            self._retire_particles()
+        p = self.participants
+        n = len(p)
+        return {
+            "arrays": {name: getattr(self, name).copy() for name in ENGINE_ARRAYS},
+            "scalars": {**{name: getattr(self, name) for name in ENGINE_SCALARS},
+                        "evictions": self.evictions},
+            "rng": self.rng.bit_generator.state,
+            "participants": {
+                "ids": list(p.ids),
+                "arrays": {name: getattr(p, name)[:n].copy() for name in PARTICIPANT_FIELDS},
+            },
+            "markers": [[m.t, m.name] for m in self.markers],
+            "departed": {
+                "ids": list(self._departed),
+                "emitted": np.array(list(self._departed.values()), np.float64),
+                "rest": self._departed_rest,
+            },
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Take back a `snapshot()` (of an engine of this config): the engine then steps on
+        exactly as the one it was taken from.
+
+        Every entry is checked first (shapes, dtypes, finite values in their ranges, particle
+        indices within the participants restored, counts, the step index, the rng state) and
+        anything invalid raises ValueError naming it; the engine is changed only once all is
+        well. A state with more participants than `max_participants` (saved before the cap)
+        keeps the ones heard last; the others leave as evicted participants do.
+        """
+        snap = check.need_mapping(snapshot, "the snapshot")
+        check.need_keys(snap, "the snapshot", ("arrays", "scalars", "rng", "participants",
+                                               "markers"), ("departed",))
+        people = self._check_participants(snap["participants"])
+        n = len(people["ids"])
+        arrays = self._check_arrays(snap["arrays"], n)
+        scalars = self._check_scalars(snap["scalars"])
+        rng_state = check.pcg64_state(snap["rng"], type(self.rng.bit_generator).__name__)
+        trial = np.random.Generator(type(self.rng.bit_generator)())
+        try:
+            trial.bit_generator.state = rng_state
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise ValueError(f"engine snapshot: rng state refused ({exc})") from None
+        markers = self._check_markers(snap["markers"])
+        departed = self._check_departed(snap.get("departed"))
+
+        # all is well: install it
+        for name, value in arrays.items():
+            getattr(self, name)[...] = value
+        for name, value in scalars.items():
+            setattr(self, name, value)
+        self.rng.bit_generator.state = rng_state
+        table = Participants()
+        table._grow(max(16, n))
+        table.ids[:] = people["ids"]
+        table.index.update({pid: i for i, pid in enumerate(people["ids"])})
+        for name, value in people["arrays"].items():
+            getattr(table, name)[:n] = value
+        table.alive[:n] = table.health[:n] * table.presence[:n]
+        self.participants = table
+        self.markers = deque(markers, maxlen=self.config.max_markers)
+        self._departed, self._departed_rest = departed
+        self._retire.clear()
+        self._selection = None
+        self._net_t_seen = self.network_level_t
+        if n > self.config.max_participants:
+            self._trim(self.config.max_participants)
+        self.flow.advance_to(self.t)
+
+    def _trim(self, keep: int) -> None:
+        """Down to `keep` participants, the ones heard last (ties: the lower slot); the others
+        leave, their particles retired; the kept ones keep their order."""
+        p = self.participants
+        n = len(p)
+        heard = np.maximum(p.last_seen[:n], p.own_level_t[:n])
+        order = np.lexsort((np.arange(n), -heard))  # heard last first, then by slot
+        kept = np.sort(order[:keep])
+        remap = np.full(n, -1, np.int64)
+        remap[kept] = np.arange(kept.size)
+        for i in np.sort(order[keep:]):
+            self._depart(p.ids[i], float(p.emitted[i]))
+        self.evictions += n - kept.size
+        gone = remap[self.pidx] < 0
+        self.age[gone] = np.maximum(self.age[gone], self.life[gone])  # retired
+        self.pidx[:] = np.where(gone, 0, remap[self.pidx]).astype(np.int32)
+        table = Participants()
+        table._grow(kept.size)
+        table.ids[:] = [p.ids[i] for i in kept]
+        table.index.update({pid: i for i, pid in enumerate(table.ids)})
+        for name in (*PARTICIPANT_FIELDS, "alive"):
+            getattr(table, name)[: kept.size] = getattr(p, name)[kept]
+        self.participants = table
+        self._selection = None
+
+    def _check_participants(self, value: Any) -> dict[str, Any]:
+        people = check.need_mapping(value, "participants")
+        check.need_keys(people, "participants", ("ids", "arrays"))
+        ids = people["ids"]
+        if not isinstance(ids, list | tuple) and not (
+            isinstance(ids, np.ndarray) and ids.ndim == 1
+        ):
+            raise ValueError("engine snapshot: participants ids must be a list of text")
+        ids = [check.text(pid, f"participant ids[{k}]", MAX_ID_LEN) for k, pid in enumerate(ids)]
+        seen: set[str] = set()
+        for pid in ids:
+            if pid in seen:
+                raise ValueError(f"engine snapshot: participant {pid[:40]!r} is listed twice")
+            seen.add(pid)
+        n = len(ids)
+        arrays = check.need_mapping(people["arrays"], "participants arrays")
+        check.need_keys(arrays, "participants arrays", tuple(PARTICIPANT_FIELDS))
+        cfg, a = self.config, self.aspect
+        m = 0.01  # positions: the wall, and a hair of rounding around it
+        bounds = {
+            "pos": (-m, a + m), "target": (-m, a + m), "home": (-m, a + m),
+            "colour": (0.0, 10.0), "target_colour": (0.0, 10.0), "intensity": (0.0, 1.0),
+            "valence": (-1.0, 1.0), "arousal": (0.0, 1.0), "last_seen": (-1e9, 1e9),
+            "own_level": (0.0, 1.0), "own_level_t": (-1e9, 1e9), "presence": (0.0, 1.0),
+            "health": (0.0, 1.0), "heart_rate": (0.0, 250.0), "emit_acc": (0.0, 1.0),
+            "tokens": (0.0, cfg.burst_bucket), "pending_burst": (0.0, cfg.burst_bucket),
+            "phase": (0.0, 2 * math.pi), "light": (0.0, 2.0), "emitted": (0.0, 1e18),
+            "pattern": (0.0, len(PATTERNS) - 1.0),
+        }
+        out = {}
+        for name, (width, _) in PARTICIPANT_FIELDS.items():
+            shape = (n, width) if width else (n,)
+            lo, hi = bounds[name]
+            data = check.array(arrays[name], f"participants {name}", shape,
+                               np.dtype(np.float64), lo, hi)
+            out[name] = data
+        for name in ("pos", "target", "home"):  # y is on the wall's height
+            ys = out[name][:, 1]
+            if n and (ys.min() < -m or ys.max() > 1 + m):
+                raise ValueError(f"engine snapshot: participants {name} has y outside 0..1")
+        if n and not np.array_equal(out["pattern"], np.round(out["pattern"])):
+            raise ValueError("engine snapshot: participants pattern must be whole numbers")
+        return {"ids": ids, "arrays": out}
+
+    def _check_arrays(self, value: Any, people: int) -> dict[str, np.ndarray]:
+        arrays = check.need_mapping(value, "arrays")
+        check.need_keys(arrays, "arrays", ENGINE_ARRAYS)
+        a, m = self.aspect, 0.01
+        out = {name: check.array(arrays[name], name, getattr(self, name).shape,
+                                 getattr(self, name).dtype)
+               for name in ENGINE_ARRAYS}
+        for name in ("age", "life"):
+            out[name] = check.array(out[name], name, out[name].shape, out[name].dtype, 0.0)
+        live = out["age"] < out["life"]
+        # a live particle is on the wall (the step retires those that leave it)
+        for name in ("pos", "prev"):
+            xy = out[name]
+            check.array(xy[:, 0], f"{name} (x of a live particle)", xy[:, 0].shape,
+                        xy.dtype, -m, a + m, where=live)
+            check.array(xy[:, 1], f"{name} (y of a live particle)", xy[:, 1].shape,
+                        xy.dtype, -m, 1 + m, where=live)
+        ranges = {
+            "vel": (-100.0, 100.0), "colour": (0.0, 10.0), "speed": (0.0, 100.0),
+            "buoy": (-100.0, 100.0), "pidx": (0, max(1, people) - 1), "live": (0.0, None),
+            "memory": (0.0, None), "vitality": (0.0, 1.0), "depth": (0.0, 1.0),
+            "recolour": (0.0, 1.0), "chroma": (0.0, 1.0), "chroma_w": (0.0, 1.0),
+            "live_coarse": (0.0, None), "_coarse_scaled": (0.0, None),
+        }
+        for name, (lo, hi) in ranges.items():
+            out[name] = check.array(out[name], name, out[name].shape, out[name].dtype, lo, hi)
+        return out
+
+    def _check_scalars(self, value: Any) -> dict[str, Any]:
+        scalars = check.need_mapping(value, "scalars")
+        check.need_keys(scalars, "scalars", ENGINE_SCALARS, OPTIONAL_SCALARS)
+        cfg = self.config
+        return {
+            "step_index": check.integer(scalars["step_index"], "step_index", 0, 10**12),
+            "_cursor": check.integer(scalars["_cursor"], "_cursor", 0, cfg.max_particles - 1),
+            "network_level": check.real(scalars["network_level"], "network_level", 0.0, 1.0),
+            "network_level_t": check.real(scalars["network_level_t"], "network_level_t",
+                                          -1e9, 1e9),
+            "network_smoothed": check.real(scalars["network_smoothed"], "network_smoothed",
+                                           0.0, 1.0),
+            "ceiling": check.real(scalars["ceiling"], "ceiling", 0.0, 1.0),
+            "events_applied": check.integer(scalars["events_applied"], "events_applied", 0,
+                                            2**63 - 1),
+            "_live_n": check.integer(scalars["_live_n"], "_live_n", 0,
+                                     max(0, cfg.field_every - 1)),
+            "evictions": check.integer(scalars.get("evictions", 0), "evictions", 0, 2**63 - 1),
+        }
+
+    def _check_markers(self, value: Any) -> list[MarkerEvent]:
+        if not isinstance(value, list | tuple):
+            raise ValueError("engine snapshot: markers must be a list of [t, name] pairs")
+        keep = self.config.max_markers
+        start = max(0, len(value) - keep)  # more than are kept: the latest
+        markers = []
+        for k in range(start, len(value)):
+            pair = value[k]
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise ValueError(f"engine snapshot: marker {k} must be a [t, name] pair")
+            t = check.real(pair[0], f"marker {k} time", 0.0, 1e9)
+            name = check.text(pair[1], f"marker {k} name", MAX_NAME_LEN)
+            markers.append(MarkerEvent(t=t, name=name))
+        return markers
+
+    def _check_departed(self, value: Any) -> tuple[dict[str, float], float]:
+        if value is None:
+            return {}, 0.0
+        gone = check.need_mapping(value, "departed")
+        check.need_keys(gone, "departed", ("ids", "emitted", "rest"))
+        ids = gone["ids"]
+        if not isinstance(ids, list | tuple):
+            raise ValueError("engine snapshot: departed ids must be a list of text")
+        ids = [check.text(pid, f"departed ids[{k}]", MAX_ID_LEN) for k, pid in enumerate(ids)]
+        emitted = check.array(gone["emitted"], "departed emitted", (len(ids),),
+                              np.dtype(np.float64), 0.0, 1e18)
+        rest = check.real(gone["rest"], "departed rest", 0.0, 1e18)
+        out: dict[str, float] = {}
+        for pid, count in zip(ids, emitted.tolist(), strict=True):
+            out[pid] = out.pop(pid, 0.0) + count
+        while len(out) > MAX_DEPARTED:
+            rest += out.pop(next(iter(out)))
+        return out, rest
 
     # -- summaries --------------------------------------------------------------------------
     @property
@@ -435,9 +923,15 @@ class Engine:
         return int(np.count_nonzero(self.age < self.life))
 
     def light_share(self) -> dict[str, float]:
-        """Share of emitted particles per participant since the start (fairness check)."""
+        """Share of emitted particles per participant since the start (fairness check),
+        counting those who have left the table too."""
         p = self.participants
-        total = float(p.emitted[: len(p)].sum()) if len(p) else 0.0
+        n = len(p)
+        total = float(p.emitted[:n].sum()) if n else 0.0
+        total += math.fsum(self._departed.values()) + self._departed_rest
+        counts = dict(self._departed)
+        for i, pid in enumerate(p.ids):
+            counts[pid] = counts.pop(pid, 0.0) + float(p.emitted[i])
         if total <= 0:
-            return {pid: 0.0 for pid in p.ids}
-        return {pid: float(p.emitted[i]) / total for i, pid in enumerate(p.ids)}
+            return {pid: 0.0 for pid in counts}
+        return {pid: count / total for pid, count in counts.items()}

@@ -255,9 +255,11 @@ def splat_glow(buf, coarse, cx, cy, radius, r, g, b):
 
 
 @njit(cache=True)
-def splat_emitters(buf, coarse, pos, colour, light, intensity, arousal, scale, boost):
-    """Every emitter's core glow (serial, participant order)."""
-    for i in range(pos.shape[0]):
+def splat_emitters(buf, coarse, active, pos, colour, light, intensity, arousal, scale, boost):
+    """The core glow of the emitters listed in `active` (serial, in the order given: ascending
+    participant slots, so the result is that of walking every participant)."""
+    for j in range(active.shape[0]):
+        i = active[j]
         k = light[i] * (0.4 + 0.6 * intensity[i])
         if k <= 0.01:
             continue
@@ -268,13 +270,15 @@ def splat_emitters(buf, coarse, pos, colour, light, intensity, arousal, scale, b
 
 
 @njit(cache=True)
-def emitter_sources(out, pos, strength, cells, sigma):
-    """out[cell] = max over emitters of strength·gaussian(distance in cells / sigma)."""
+def emitter_sources(out, active, pos, strength, cells, sigma):
+    """out[cell] = max over the emitters listed in `active` of strength·gaussian(distance in
+    cells / sigma); emitters not listed have no strength."""
     gy, gx = out.shape
     out[:, :] = 0.0
     reach = int(3.5 * sigma) + 1
     inv = 1.0 / (2.0 * sigma * sigma)
-    for i in range(pos.shape[0]):
+    for j in range(active.shape[0]):
+        i = active[j]
         s = strength[i]
         if s <= 0.02:
             continue

@@ -6,17 +6,21 @@ has a column row naming the same fields as the JSON keys; empty cells mean absen
 optional `# {"type": "header", ...}` comment line before the column row holds the header.
 
 Recordings come from the field, so reading is forgiving by default: a bad line is skipped and
-reported (file, line, field, value) and the rest still plays. A last line cut off mid-write (a
-recorder killed on stage) is dropped silently, even in strict mode, because it is an artefact of
-how the file ended, not bad data.
+reported (file, line, field, value) and the rest still plays. A bad line loses nothing but
+itself: lines end at LF, CRLF or a lone CR, and each is read on its own (a CSV quote left open
+does not run on into the next line: no event holds a line break). A last line cut off mid-write
+(a recorder killed on stage: the start of a valid line, with no line break after it) is dropped
+silently, even in strict mode, because it is an artefact of how the file ended, not bad data;
+a last line that could never have become valid is a bad line like any other. Values echoed in
+problems are short excerpts, however long the input.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import json.scanner
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -24,7 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from mural.events.errors import MuralError
-from mural.events.model import Event, EventError, Header, MarkerEvent, event_from_dict
+from mural.events.model import (
+    EXCERPT_CHARS,
+    Event,
+    EventError,
+    Header,
+    MarkerEvent,
+    check_field,
+    could_become,
+    event_from_dict,
+    excerpt,
+)
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
@@ -36,7 +50,7 @@ CSV_COLUMNS = (
     "x", "y", "heart_rate", "level", "name",
 )
 
-_SNIPPET = 80
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,14 @@ class Stream:
         return len(self.events)
 
 
-def _snippet(text: str) -> str:
-    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 3] + "..."
+def _held(value: Any) -> Any:
+    """What a Problem keeps of a rejected value: short values as they are, long ones (and
+    containers, whatever their size) as an excerpt, so a problem never holds a huge input."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and len(value) <= EXCERPT_CHARS:
+        return value
+    return excerpt(value)
 
 
 def _format_of(path: Path) -> str:
@@ -139,7 +159,7 @@ class _Collector:
         self.seen_event = False
 
     def problem(self, line: int, field_name: str | None, value: Any, message: str) -> None:
-        found = Problem(self.name, line, field_name, value, message)
+        found = Problem(self.name, line, field_name, _held(value), message)
         if self.strict:
             raise StreamError(str(found), found)
         self.problems.append(found)
@@ -167,14 +187,121 @@ class _Collector:
         self.events.append(event)
 
 
+def _lines(text: str) -> tuple[list[str], bool]:
+    """The physical lines of a text (LF, CRLF or a lone CR end a line), and whether the last
+    one is unterminated (no line break after it, and not blank)."""
+    lines = _LINE_BREAK.split(text)
+    return lines, bool(lines[-1].strip())
+
+
+# -- JSON lines ------------------------------------------------------------------------------
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_STRING_BODY = re.compile(r'(?:[^"\\\x00-\x1f]+|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
+_JSON_ESCAPE_START = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_NUMBER_START = re.compile(
+    r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*|(?:\.[0-9]+)?[eE][+-]?[0-9]*)?)?"
+)
+_JSON_WORDS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
+
+
+def _json_string_end(text: str, i: int) -> int:
+    """After the string opening at text[i]: the index past its closing quote, len(text) if the
+    text ends inside it (with nothing invalid so far), or -1 if it is not a valid string."""
+    j = _JSON_STRING_BODY.match(text, i + 1).end()
+    if j == len(text):
+        return j
+    if text[j] == '"':
+        return j + 1
+    if text[j] == "\\" and _JSON_ESCAPE_START.fullmatch(text, j):
+        return len(text)  # cut off inside an escape
+    return -1
+
+
+def _json_start(text: str) -> bool:
+    """Whether `text` (which does not parse) is the start of some JSON text: cut off, rather
+    than wrong. An explicit stack, no recursion: nesting depth costs nothing."""
+    n = len(text)
+    stack: list[str] = []
+    expect = "value"  # value | value_or_end | key | key_or_end | colon | comma_or_end | done
+    i = 0
+    while True:
+        i = _JSON_WS.match(text, i).end()
+        if i >= n:
+            return expect != "done"
+        c = text[i]
+        if expect in ("value", "value_or_end"):
+            if c == "]" and expect == "value_or_end":
+                stack.pop()
+            elif c in "{[":
+                stack.append(c)
+                expect = "key_or_end" if c == "{" else "value_or_end"
+                i += 1
+                continue
+            elif c == '"':
+                i = _json_string_end(text, i)
+                if i < 0 or i >= n:
+                    return i >= n
+                expect = "comma_or_end" if stack else "done"
+                continue
+            elif c in "-0123456789":
+                if _JSON_NUMBER_START.fullmatch(text, i) or "-Infinity".startswith(text[i:]):
+                    return True  # the text ends in a number that may go on
+                if text.startswith("-Infinity", i):
+                    i += len("-Infinity")
+                else:
+                    found = _JSON_NUMBER.match(text, i)
+                    if found is None:
+                        return False
+                    i = found.end()
+                expect = "comma_or_end" if stack else "done"
+                continue
+            else:
+                word = next((w for w in _JSON_WORDS if text.startswith(w, i)), None)
+                if word is None:
+                    return any(w.startswith(text[i:]) for w in _JSON_WORDS)
+                i += len(word)
+                expect = "comma_or_end" if stack else "done"
+                continue
+            i += 1
+            expect = "comma_or_end" if stack else "done"
+        elif expect in ("key", "key_or_end"):
+            if c == "}" and expect == "key_or_end":
+                stack.pop()
+                i += 1
+                expect = "comma_or_end" if stack else "done"
+                continue
+            if c != '"':
+                return False
+            i = _json_string_end(text, i)
+            if i < 0 or i >= n:
+                return i >= n
+            expect = "colon"
+        elif expect == "colon":
+            if c != ":":
+                return False
+            i += 1
+            expect = "value"
+        elif expect == "comma_or_end":
+            if c == ",":
+                expect = "key" if stack[-1] == "{" else "value"
+            elif c == ("}" if stack[-1] == "{" else "]"):
+                stack.pop()
+                expect = "comma_or_end" if stack else "done"
+            else:
+                return False
+            i += 1
+        else:  # something after a complete value
+            return False
+
+
 def _read_jsonl(text: str, out: _Collector) -> bool:
     scan = json.scanner.make_scanner(json.JSONDecoder())
     loads = json.loads
     add = out.add
-    lines = text.split("\n")
+    lines, unterminated = _lines(text)
     last = len(lines)  # 1-based number of the final physical line
-    # A file ending in "\n" leaves an empty final piece: its real last line was complete.
-    unterminated = bool(lines[-1].strip())
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
@@ -184,7 +311,7 @@ def _read_jsonl(text: str, out: _Collector) -> bool:
             if end != len(line):
                 raise ValueError
         except (StopIteration, ValueError):
-            if number == last and unterminated:
+            if number == last and unterminated and line.startswith("{") and _json_start(line):
                 return True  # cut off mid-write: tolerated silently
             try:
                 loads(line)
@@ -194,78 +321,122 @@ def _read_jsonl(text: str, out: _Collector) -> bool:
             except RecursionError:
                 message = "not valid JSON (nested too deeply)"
             except ValueError as exc:  # e.g. an integer longer than Python will parse
-                message = f"not valid JSON ({exc})"
-            out.problem(number, None, _snippet(line), f"{message}: {_snippet(line)!r}")
+                message = f"not valid JSON ({excerpt(str(exc))})"
+            out.problem(number, None, line, f"{message}: {excerpt(line)}")
             continue
         except RecursionError:
-            out.problem(number, None, _snippet(line), "not valid JSON (nested too deeply)")
+            out.problem(number, None, line, "not valid JSON (nested too deeply)")
             continue
         add(obj, number, False)
     return False
 
 
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def _csv_cells(line: str) -> tuple[list[str], bool]:
+    """The cells of one CSV line read on its own, and whether a quoted cell is left open
+    (then the last cell holds the rest of the line)."""
+    if '"' not in line:
+        return line.split(","), False
+    cells = next(csv.reader([line]), [])
+    try:
+        next(csv.reader([line], strict=True), None)
+    except csv.Error as exc:
+        return cells, "unexpected end of data" in str(exc)
+    return cells, False
+
+
+def _csv_prefix(cells: list[str], columns: list[str]) -> bool:
+    """Whether a short last row is the start of a valid row: every cell but the last valid for
+    its column, and the last (cut off) able to become valid."""
+    for k, cell in enumerate(cells):
+        if k >= len(columns):
+            return False
+        if k == len(cells) - 1:
+            return could_become(columns[k], cell)
+        try:
+            check_field(columns[k], cell, coerce=True)
+        except EventError:
+            return False
+    return True
+
+
 def _read_csv(text: str, out: _Collector) -> bool:
-    buffer = io.StringIO(text, newline="")
+    lines, unterminated = _lines(text)
+    last = len(lines)
     # Leading '#' comments; one of them may carry the JSON header.
     number = 0
-    position = 0
-    while True:
-        raw = buffer.readline()
-        if not raw:
-            return False  # nothing but comments (or nothing at all)
+    for number, raw in enumerate(lines, 1):  # noqa: B007 - ends at the column row
         stripped = raw.strip()
         if stripped and not stripped.startswith("#"):
-            buffer.seek(position)
             break
-        number += 1
-        position = buffer.tell()
         body = stripped[1:].strip()
         if body.startswith("{"):
             try:
                 meta = json.loads(body)
             except json.JSONDecodeError as exc:
-                out.problem(number, None, _snippet(body), f"header comment is not valid JSON "
+                out.problem(number, None, body, f"header comment is not valid JSON "
                             f"({exc.msg})")
+                continue
+            except (RecursionError, ValueError):
+                out.problem(number, None, body, "header comment is not valid JSON "
+                            "(nested too deeply or a number too long)")
                 continue
             if isinstance(meta, dict) and meta.get("type") == "header":
                 out.add(meta, number, False)
-    reader = csv.reader(buffer)
+    else:
+        return False  # nothing but comments (or nothing at all)
+    column_row = number
     try:
-        columns = [c.strip() for c in next(reader)]
+        names, open_quote = _csv_cells(lines[number - 1])
     except csv.Error as exc:
-        raise StreamError(
-            f"{out.name} line {number + 1}: unreadable CSV column row ({exc})"
-        ) from None
+        raise StreamError(f"{out.name} line {number}: unreadable CSV column row ({exc})") from None
+    if open_quote:
+        raise StreamError(f"{out.name} line {number}: unreadable CSV column row (a quote opens "
+                          "and is never closed)")
+    columns = [c.strip() for c in names]
     if "t" not in columns:
         raise StreamError(
-            f"{out.name} line {number + 1}: the CSV column row has no 't' column "
+            f"{out.name} line {number}: the CSV column row has no 't' column "
             f"(expected columns like {','.join(CSV_COLUMNS)})"
         )
-    offset = number  # reader.line_num counts from the column row
+    for name in CSV_COLUMNS:
+        if columns.count(name) > 1:
+            first = columns.index(name)
+            second = columns.index(name, first + 1)
+            raise StreamError(
+                f"{out.name} line {number}: the CSV column row names {name!r} twice "
+                f"(columns {first + 1} and {second + 1}): which one holds the value?"
+            )
     width = len(columns)
-    # A last row with no newline after it is cut off if it is short or stops inside quotes.
-    cut_tail = not text.endswith(("\n", "\r"))
-    tail = text[max(text.rfind("\n"), text.rfind("\r")) + 1 :]
-    open_quote = tail.count('"') % 2 == 1
-    rows = iter(reader)
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            return False
-        except csv.Error as exc:
-            out.problem(offset + reader.line_num, None, None, f"unreadable CSV ({exc})")
+    for number in range(column_row + 1, last + 1):
+        line = lines[number - 1]
+        if not line.strip():
             continue
-        number = offset + reader.line_num
+        try:
+            row, open_quote = _csv_cells(line)
+        except csv.Error as exc:
+            out.problem(number, None, line, f"unreadable CSV ({exc})")
+            continue
         if not "".join(row).strip():
             continue
-        if cut_tail and (len(row) < width or open_quote) and buffer.tell() >= len(text):
+        if (number == last and unterminated and (len(row) < width or open_quote)
+                and _csv_prefix(row, columns)):
             return True  # cut off mid-write: tolerated silently
+        if open_quote:
+            k = len(row) - 1
+            out.problem(number, columns[k] if k < width else None, row[-1],
+                        "a quote opens this cell and is never closed (a quoted cell cannot "
+                        f"span lines): {excerpt(row[-1])}")
+            continue
         if len(row) != width:
-            out.problem(number, None, _snippet(",".join(row)),
-                        f"expected {width} cells (as in the column row), got {len(row)}")
+            out.problem(number, None, ",".join(row),
+                        f"expected {width} cells (as in the column row), got {len(row)}: "
+                        f"{excerpt(line)}")
             continue
         out.add({k: v for k, v in zip(columns, row, strict=True) if v != ""}, number, True)
+    return False
 
 
 def read_stream(

@@ -7,6 +7,8 @@ frozen dataclasses; the engine never sees a raw dict. Errors name the field and 
 from __future__ import annotations
 
 import math
+import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -17,6 +19,39 @@ from mural.events.vocabulary import EMOTIONS
 MAX_PARTICIPANT_LEN = 64
 MAX_NAME_LEN = 128
 HEART_RATE_RANGE = (20.0, 250.0)
+EXCERPT_CHARS = 60  # of a rejected value, echoed in a message
+
+# The fields of every event type and the values they take (a field is valid or not on its own).
+NUMBER_FIELDS: dict[str, tuple[float, float]] = {
+    "t": (0.0, 1e9), "valence": (-1.0, 1.0), "arousal": (0.0, 1.0), "intensity": (0.0, 1.0),
+    "x": (0.0, 1.0), "y": (0.0, 1.0), "heart_rate": HEART_RATE_RANGE, "level": (0.0, 1.0),
+}
+TEXT_FIELDS: dict[str, int] = {"participant": MAX_PARTICIPANT_LEN, "name": MAX_NAME_LEN}
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = EXCERPT_CHARS
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+_REPR.maxlevel = 3
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """A value as an error message echoes it: its repr, cut short.
+
+    Text longer than `limit` shows its first `limit` characters and how long it was, so a
+    megabyte-long input makes a one-line warning: 'ppppp…' (1,000,000 characters).
+    """
+    if isinstance(value, str | bytes | bytearray):
+        if len(value) <= limit:
+            return repr(value)
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return f"{value[:limit]!r}… ({len(value):,} {unit})"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 10_000:
+        return f"<an integer of {value.bit_length():,} bits>"  # str() of it is refused
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit + 20 else text[: limit + 20] + "…"
 
 
 class EventError(MuralError, ValueError):
@@ -119,21 +154,21 @@ def _number(
         return None
     raw = obj[name]
     if isinstance(raw, bool):
-        raise EventError(name, raw, f"expected a number, got {raw!r}")
+        raise EventError(name, raw, f"expected a number, got {excerpt(raw)}")
     if isinstance(raw, str) and coerce:
         try:
             value = float(raw)
         except ValueError:
-            raise EventError(name, raw, f"expected a number, got {raw!r}") from None
+            raise EventError(name, raw, f"expected a number, got {excerpt(raw)}") from None
     elif isinstance(raw, int | float):
         try:
             value = float(raw)
         except OverflowError:  # a JSON integer beyond float range
             raise EventError(name, raw, "number is too large") from None
     else:
-        raise EventError(name, raw, f"expected a number, got {raw!r}")
+        raise EventError(name, raw, f"expected a number, got {excerpt(raw)}")
     if not math.isfinite(value):
-        raise EventError(name, raw, f"must be a finite number, got {raw!r}")
+        raise EventError(name, raw, f"must be a finite number, got {excerpt(raw)}")
     if not lo <= value <= hi:
         raise EventError(name, raw, f"{value:g} is outside {lo:g}..{hi:g}")
     return value
@@ -148,11 +183,53 @@ def _text(obj: Mapping[str, Any], name: str, max_len: int, *, required: bool) ->
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         raw = format(raw, "g")  # CSV/OSC may carry numeric ids; keep them as text
     if not isinstance(raw, str):
-        raise EventError(name, raw, f"expected text, got {raw!r}")
+        raise EventError(name, raw, f"expected text, got {excerpt(raw)}")
     text = raw.strip()
     if not text or len(text) > max_len or not text.isprintable():
-        raise EventError(name, raw, f"expected 1..{max_len} printable characters, got {raw!r}")
+        raise EventError(name, raw, f"expected 1..{max_len} printable characters, "
+                         f"got {excerpt(raw)}")
     return text
+
+
+def check_field(name: str, raw: Any, *, coerce: bool = False) -> None:
+    """Validate one field's value on its own: EventError if no event could carry it.
+
+    Absent values (None, and '' with `coerce`) pass, as do fields no event type has (free-form
+    extras). Whether the field is required is the event's business, not the field's.
+    """
+    if name in NUMBER_FIELDS:
+        _number({name: raw}, name, *NUMBER_FIELDS[name], coerce=coerce, required=False)
+    elif name in TEXT_FIELDS:
+        _text({name: raw}, name, TEXT_FIELDS[name], required=False)
+    elif name == "type":
+        if raw not in (None, "") and raw not in EVENT_TYPES:
+            raise EventError("type", raw, f"unknown type {excerpt(raw)} "
+                             f"(expected one of {EVENT_TYPES})")
+    elif name == "emotion" and raw not in (None, "") and (
+        not isinstance(raw, str) or raw.strip().lower() not in EMOTIONS
+    ):
+        raise EventError("emotion", raw, f"unknown emotion {excerpt(raw)}")
+
+
+# The start of a number as float() reads it: '0.', '-', '1e' can still become one.
+_NUMBER_START = re.compile(r"\s*[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d*)?|\.)?")
+
+
+def could_become(name: str, text: str) -> bool:
+    """Whether `text` can be the start of a valid value of field `name`, written as text (a
+    CSV cell cut off mid-write): 'jo' can still become 'joy' and '0.' a number; 'glee', 'abc'
+    and unprintable text cannot. Fields no event type has can become anything."""
+    if name in NUMBER_FIELDS:
+        return _NUMBER_START.fullmatch(text) is not None
+    if name in TEXT_FIELDS:
+        body = text.lstrip()
+        return len(body) <= TEXT_FIELDS[name] and (not body or body.isprintable())
+    if name == "type":
+        return any(kind.startswith(text) for kind in EVENT_TYPES)
+    if name == "emotion":
+        label = text.lstrip().lower()
+        return any(known.startswith(label) for known in EMOTIONS)
+    return True
 
 
 def event_from_dict(
@@ -169,7 +246,8 @@ def event_from_dict(
     if kind in (None, ""):
         kind = "emotion"
     if kind not in EVENT_TYPES:
-        raise EventError("type", kind, f"unknown type {kind!r} (expected one of {EVENT_TYPES})")
+        raise EventError("type", kind, f"unknown type {excerpt(kind)} "
+                         f"(expected one of {EVENT_TYPES})")
     if kind == "header":
         return Header(meta=dict(obj))
 
@@ -190,7 +268,7 @@ def event_from_dict(
     if label in (None, ""):
         label = None
     elif not isinstance(label, str) or label.strip().lower() not in EMOTIONS:
-        raise EventError("emotion", label, f"unknown emotion {label!r}")
+        raise EventError("emotion", label, f"unknown emotion {excerpt(label)}")
     else:
         label = label.strip().lower()
     valence = _number(obj, "valence", -1.0, 1.0, coerce=coerce, required=False)

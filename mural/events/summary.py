@@ -17,6 +17,33 @@ from mural.events.vocabulary import nearest_emotion
 DROP_LEVEL = 0.5  # a signal level below this counts as a drop
 DROP_MERGE_GAP = 2.0  # drops this close together (s) are one drop: a flickering network, not many
 MAX_PROBLEMS_SHOWN = 5
+SHOWN_CHARS = 200  # of one free-form value in a table for people
+
+
+def printable(value: Any, limit: int | None = SHOWN_CHARS) -> str:
+    """Text safe to print on a terminal: control and other unprintable characters (escape
+    sequences, bells, carriage returns, bidi overrides) shown as \\x1b-style escapes, and cut
+    to `limit` characters with how long it was.
+
+    Header metadata is free-form and unvalidated; printed raw, a recording could clear the
+    screen, retitle the terminal or hide text. JSON output needs none of this (json escapes
+    control characters itself).
+    """
+    text = value if isinstance(value, str) else str(value)
+    cut = ""
+    if limit is not None and len(text) > limit:
+        cut = f"… ({len(text):,} characters)"
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else _escaped(c) for c in text)
+    return text + cut
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _r(value: float) -> float:
@@ -168,4 +195,4 @@ def summarise(
     }
 
 
-__all__ = ["DROP_LEVEL", "DROP_MERGE_GAP", "summarise"]
+__all__ = ["DROP_LEVEL", "DROP_MERGE_GAP", "printable", "summarise"]

@@ -65,17 +65,16 @@ def standard_scene(size: tuple[int, int], particles: int, seed: int = 0) -> Wall
     rng = np.random.default_rng(seed)
     n = particles
     people = max(1, len(engine.participants))
-    engine.pos[:n, 0] = rng.uniform(0, engine.aspect, n)
-    engine.pos[:n, 1] = rng.uniform(0, 1, n)
-    engine.prev[:n] = engine.pos[:n]
-    engine.vel[:n] = 0.0
-    engine.speed[:n] = rng.uniform(0.05, 0.25, n)
-    engine.buoy[:n] = 0.0
-    engine.age[:n] = rng.uniform(1.0, 2.0, n)
-    engine.life[:n] = 1e9  # they never die: the count stays at N
-    engine.pidx[:n] = rng.integers(0, people, n)
+    xs = rng.uniform(0, engine.aspect, n)
+    ys = rng.uniform(0, 1, n)
+    speeds = rng.uniform(0.05, 0.25, n)
+    ages = rng.uniform(1.0, 2.0, n)
+    pidx = rng.integers(0, people, n)
     palette = np.stack([emotion_colour(0.8, 0.65, e) for e in ("joy", "love", "awe", "hope")])
-    engine.colour[:n] = palette[rng.integers(0, len(palette), n)] * 0.6
+    colours = palette[rng.integers(0, len(palette), n)] * 0.6
+    # at rest where placed; they never die (life 1e9): the count stays at N
+    engine.seed_particles(np.stack([xs, ys], axis=1), speeds, ages, np.full(n, 1e9), pidx,
+                          colours)
     return mural
 
 

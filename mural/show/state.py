@@ -19,26 +19,10 @@ from typing import Any
 import numpy as np
 
 from mural.engine.engine import Engine, EngineConfig
-from mural.events import MarkerEvent
 from mural.events.errors import MuralError
 
 FORMAT = "lumina-mural-state"
 VERSION = 1
-
-ENGINE_ARRAYS = (
-    "pos", "prev", "vel", "colour", "age", "life", "speed", "buoy", "pidx", "live", "memory",
-    "vitality", "depth", "recolour", "chroma", "chroma_w", "live_coarse", "_coarse_scaled",
-)
-PARTICIPANT_ARRAYS = (
-    "pos", "target", "home", "colour", "target_colour", "intensity", "valence", "arousal",
-    "last_seen", "own_level", "own_level_t", "presence", "health", "heart_rate", "emit_acc",
-    "tokens", "pending_burst", "phase", "light", "emitted", "pattern",
-)
-ENGINE_SCALARS = (
-    "step_index", "_cursor", "network_level", "network_level_t", "network_smoothed", "ceiling",
-    "events_applied", "_live_n",
-)
-
 
 class StateError(MuralError):
     """A state file that cannot be used: missing, partial, corrupt or from another mural."""
@@ -66,39 +50,16 @@ def _restore(value: Any, arrays: Any) -> Any:
 
 def engine_state(engine: Engine) -> dict[str, Any]:
     """Everything that determines the engine's future, as arrays and plain values."""
-    p = engine.participants
-    return {
-        "arrays": {name: getattr(engine, name) for name in ENGINE_ARRAYS},
-        "scalars": {name: getattr(engine, name) for name in ENGINE_SCALARS},
-        "rng": engine.rng.bit_generator.state,
-        "participants": {
-            "ids": list(p.ids),
-            "arrays": {name: getattr(p, name)[: len(p)] for name in PARTICIPANT_ARRAYS},
-        },
-        "markers": [[m.t, m.name] for m in engine.markers],
-    }
+    return engine.snapshot()
 
 
 def load_engine_state(engine: Engine, state: dict[str, Any]) -> None:
-    for name, value in state["arrays"].items():
-        target = getattr(engine, name)
-        if target.shape != value.shape:
-            raise StateError(f"state does not fit this mural: {name} is {value.shape}, "
-                             f"expected {target.shape} (another size or particle budget?)")
-        target[...] = value
-    for name, value in state["scalars"].items():
-        setattr(engine, name, type(getattr(engine, name))(value))
-    engine.rng.bit_generator.state = state["rng"]
-    p = engine.participants
-    ids = list(state["participants"]["ids"])
-    p._grow(max(16, len(ids)))
-    p.ids[:] = ids
-    p.index.clear()
-    p.index.update({pid: i for i, pid in enumerate(ids)})
-    for name, value in state["participants"]["arrays"].items():
-        getattr(p, name)[: len(ids)] = value
-    engine.markers[:] = [MarkerEvent(t=float(t), name=str(n)) for t, n in state["markers"]]
-    engine.flow.advance_to(engine.t)
+    """Take a saved engine state back; StateError (with the engine's reason) if it is not a
+    state this engine could have been in: every value is checked before any is used."""
+    try:
+        engine.restore(state)
+    except ValueError as exc:
+        raise StateError(f"the engine state does not fit this mural: {exc}") from None
 
 
 MAX_STATE_BYTES = 4 * 2**30  # what a state file's arrays may claim, before any is read
@@ -219,7 +180,7 @@ def check_config(raw: Any, path: str | Path) -> dict[str, Any]:
                     math.isfinite(value) and value > 0):
                 raise bad(f"{name} must be a positive number, got {_excerpt(value)}")
             config[name] = float(value)
-    missing = sorted(set(_CONFIG_FIELDS) - set(config) - {"max_participants"})
+    missing = sorted(set(_CONFIG_FIELDS) - set(config) - {"max_participants", "max_markers"})
     if missing:
         raise bad(f"its config lacks {', '.join(missing[:5])}")
     return config

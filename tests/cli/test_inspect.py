@@ -136,3 +136,36 @@ def test_light_share_shows_fairness_between_a_flood_and_a_quiet_participant(tmp_
     assert shares["quiet"] > 0.2 and shares["chatty"] < 0.8
     text = CliRunner().invoke(main, ["inspect", str(path), "--light-share"]).output
     assert "share of the light" in text and "quiet" in text
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\x1b[0m\r\x08\x9b1m"
+
+
+def test_header_metadata_cannot_drive_the_terminal(tmp_path):
+    path = tmp_path / "evil.jsonl"
+    header = {"type": "header", "scenario": ESCAPES, ESCAPES: "key", "nested": {"x": ESCAPES},
+              "bidi": "abc\u202edcba", "long": "z" * 100_000}
+    path.write_text(json.dumps(header) + "\n" + GOOD + "\n")
+    result = run("inspect", str(path))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for char in "\x1b\x07\r\x08\x9b\u202e":
+        assert char not in out, repr(char)
+    assert "\\x1b[31mred" in out  # shown, harmlessly, as an escape
+    assert "\\u202e" in out
+    assert len(max(out.splitlines(), key=len)) < 2_000  # a huge value is cut in the table
+    # the JSON summary keeps the metadata exactly (JSON escapes control characters itself)
+    info = json.loads(run("inspect", str(path), "--json").stdout.strip().splitlines()[-1])
+    assert info["header"]["scenario"] == ESCAPES
+
+
+def test_warnings_and_strict_errors_cannot_drive_the_terminal(tmp_path):
+    path = tmp_path / "evil.jsonl"
+    path.write_text(GOOD + "\n" + json.dumps({"t": 1, "participant": "p", "emotion": ESCAPES})
+                    + "\n" + '{"t": 2, "type": "marker", "name": "' + "\x1b[2J" + '"}\n')
+    result = run("inspect", str(path))
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stderr and "\x1b" not in result.stdout
+    assert result.stderr.count("warning:") == 2
+    strict = run("inspect", str(path), "--strict")
+    assert strict.exit_code == 1 and "\x1b" not in strict.stderr
