@@ -1,4 +1,11 @@
-"""Sending events to a live mural: OSC datagrams, WebSocket messages, or JSON lines."""
+"""Sending events to a live mural: OSC datagrams, WebSocket messages, or JSON lines.
+
+A TARGET may carry the listener's shared secret, `osc://HOST:PORT?key=SECRET` or
+`ws://HOST:PORT?key=SECRET`: OSC sends it as the first argument of every message, WebSocket as
+an `Authorization: Bearer` header of the handshake (so it is not in the URL the server logs).
+The listener's own options (allow=, origin=, map= ...) are accepted and ignored, so the SOURCE
+string can be pasted as the TARGET; anything else is an error naming what is accepted.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,8 @@ from typing import Any, Protocol, TextIO
 
 from mural.events import Event
 from mural.events.errors import MuralError
-from mural.sources.live import format_address, parse_listen_uri
+from mural.sources.base import SourceError, check_key
+from mural.sources.live import format_address, parse_listen_uri, parse_options
 
 SEND_TIMEOUT = 5.0
 
@@ -32,35 +40,41 @@ def wire_dict(event: Event) -> dict[str, Any]:
 
 
 class OscTarget:
-    """UDP to an `osc://` source, in the address space documented in mural.sources.osc."""
+    """UDP to an `osc://` source, in the address space documented in mural.sources.osc; with
+    `key`, every message carries it as its first argument."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, key: str | None = None) -> None:
         from pythonosc.udp_client import UDPClient
 
+        self.key = key
         self.client = UDPClient(host, port, timeout=SEND_TIMEOUT)  # blocking: waits, never drops
 
     def send(self, event: Event) -> None:
         from mural.sources.osc import event_to_osc, pack
 
-        self.client.send(pack(event_to_osc(event)))
+        self.client.send(pack(event_to_osc(event, key=self.key)))
 
     def close(self) -> None:
         self.client.close()
 
 
 class WebSocketTarget:
-    """One WebSocket connection to a `ws://` source; one JSON text message per event."""
+    """One WebSocket connection to a `ws://` source; one JSON text message per event. With
+    `key`, the handshake presents it as `Authorization: Bearer KEY`."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, key: str | None = None) -> None:
         from websockets.sync.client import connect
 
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else None
         self._stack = ExitStack()  # connect() is meant to be used as a context manager
         try:
             self.connection = self._stack.enter_context(
-                connect(uri, open_timeout=SEND_TIMEOUT, proxy=None)
+                connect(uri, open_timeout=SEND_TIMEOUT, proxy=None, additional_headers=headers)
             )
         except TypeError:  # websockets < 15 has no proxy support to turn off
-            self.connection = self._stack.enter_context(connect(uri, open_timeout=SEND_TIMEOUT))
+            self.connection = self._stack.enter_context(
+                connect(uri, open_timeout=SEND_TIMEOUT, additional_headers=headers)
+            )
 
     def send(self, event: Event) -> None:
         self.connection.send(json.dumps(wire_dict(event), separators=(",", ":")))
@@ -84,8 +98,23 @@ class StdoutTarget:
         pass
 
 
+def target_key(uri: str, scheme: str) -> str | None:
+    """The `key=` of a TARGET (None without one); SendError for an option no listener of
+    that scheme takes."""
+    if scheme == "osc":
+        from mural.sources.osc import OPTIONS
+    else:
+        from mural.sources.websocket import OPTIONS
+    try:
+        options = parse_options(uri, scheme, OPTIONS)
+        return check_key(options["key"]) if "key" in options else None
+    except SourceError as exc:
+        raise SendError(f"target {uri!r}: {exc}") from None
+
+
 def open_target(uri: str) -> Target:
-    """`osc://HOST:PORT`, `ws://HOST:PORT` (host defaults to 127.0.0.1) or `-`."""
+    """`osc://HOST:PORT[?key=SECRET]`, `ws://HOST:PORT[?key=SECRET]` (host defaults to
+    127.0.0.1) or `-`."""
     if uri == "-":
         return StdoutTarget()
     scheme = uri.partition("://")[0]
@@ -96,13 +125,26 @@ def open_target(uri: str) -> Target:
         host, port = parse_listen_uri(uri, scheme)
     except ValueError as exc:
         raise SendError(str(exc)) from None
+    key = target_key(uri, scheme)
     address = format_address(scheme, host, port)
     try:
         if scheme == "osc":
-            return OscTarget(host, port)
-        return WebSocketTarget(address)
+            return OscTarget(host, port, key)
+        return WebSocketTarget(address, key)
     except Exception as exc:  # refused, unknown host, failed handshake, timeout
-        raise SendError(f"cannot connect to {address}: {exc}") from None
+        raise SendError(f"cannot connect to {address}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """Why a connection failed, in words (an HTTP status says what the listener refused)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return str(exc)
+    hint = {401: "the listener wants a key: add ?key=SECRET",
+            403: "refused: wrong key, or an Origin or address not allowed",
+            503: "the listener has as many connections as it takes (max_connections)"}
+    return f"HTTP {status}" + (f" ({hint[status]})" if status in hint else "")
 
 
 def replay(target: Target, events: Sequence[Event], speed: float = 1.0, *,
@@ -152,4 +194,4 @@ def _send_all(target: Target, events: Sequence[Event]) -> int:
 
 
 __all__ = ["OscTarget", "SendError", "StdoutTarget", "Target", "WebSocketTarget", "open_target",
-           "replay", "send_events", "wire_dict"]
+           "replay", "send_events", "target_key", "wire_dict"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from mural.sources.base import (
+    KEYED_SCHEMES,
     SCHEMES,
     Clock,
     EventSource,
@@ -13,7 +14,9 @@ from mural.sources.base import (
     SourceStats,
     is_live,
     monotonic_clock,
+    scheme_for,
     scheme_of,
+    with_key,
 )
 
 
@@ -22,10 +25,13 @@ def open_source(
 ) -> EventSource:
     """Open any SOURCE string as an EventSource.
 
-    With `resilient`, a network listener that fails later is reopened with backoff instead of
-    ending the show; failing to open at all is still an error here.
+    An unknown `NAME://` scheme, or a query parameter a listener does not take, is a
+    SourceError saying what was not understood and what is accepted. With `resilient`, a
+    network listener that fails later is reopened with backoff instead of ending the show;
+    failing to open at all is still an error here. Bad input never counts as failing: live
+    sources count it (strict or not), they do not raise it.
     """
-    scheme = SCHEMES[scheme_of(uri)]
+    scheme = scheme_for(uri)
     module_name, factory_name = scheme.factory.split(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     clock = clock or monotonic_clock()
@@ -49,6 +55,7 @@ def _with_port(uri: str, port: int) -> str:
 
 
 __all__ = [
+    "KEYED_SCHEMES",
     "SCHEMES",
     "Clock",
     "EventSource",
@@ -58,5 +65,7 @@ __all__ = [
     "is_live",
     "monotonic_clock",
     "open_source",
+    "scheme_for",
     "scheme_of",
+    "with_key",
 ]

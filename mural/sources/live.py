@@ -9,23 +9,35 @@ event replaces the same participant's newest queued-but-unpolled emotion event (
 needs the latest mood, and the replaced one counts as dropped); signal and marker events are
 always kept. At the hard `cap` the oldest queued event is shed, whatever its type, so memory
 stays bounded however fast packets arrive.
+
+Strict: a live source never raises a bad input from `poll` and never closes its listener over
+one (a remote sender could otherwise make it drop the good senders' events, and a resilient
+wrapper would reopen it again and again). Under `strict` it does what it always does, count and
+warn at most once a second, and it keeps the first problem in `first_problem` for the report.
+
+Doors: `AllowList` (`allow=127.0.0.1,10.0.0.0/8`) and `key_matches` (a constant-time compare
+of a shared secret) are shared by the listeners; what they turn away counts as `refused`.
+`parse_options` reads a listener's query and refuses a parameter it does not know, naming the
+ones it takes.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from mural.events import EmotionEvent, Event, EventError, Header, event_from_dict
-from mural.sources.base import SourceStats
+from mural.sources.base import SourceError, SourceStats, check_key
 
 DEFAULT_HOST = "127.0.0.1"
 QUEUE_CAP = 10_000  # hard cap on events waiting to be polled, per source
@@ -48,6 +60,91 @@ def parse_listen_uri(uri: str, scheme: str) -> tuple[str, int]:
     if port is None:
         raise ValueError(f"{uri!r} needs a port, e.g. {scheme}://127.0.0.1:9000 (0 = any free)")
     return parts.hostname or DEFAULT_HOST, port
+
+
+def parse_options(uri: str, scheme: str, accepted: Iterable[str]) -> dict[str, str]:
+    """A listener's query parameters by name; SourceError for one it does not take (naming
+    those it does), for one given twice, and for a piece that is not `name=value`."""
+    known = tuple(accepted)
+    taken = ", ".join(k + "=" for k in known) or "no options"
+    pairs: list[tuple[str, str]] = []
+    for piece in urlsplit(uri).query.split("&"):
+        if not piece:
+            continue  # a stray & is harmless
+        if "=" not in piece:
+            raise SourceError(f"{scheme}://...?{piece[:40]}: expected name=value "
+                              f"(accepted: {taken})")
+        pairs += parse_qsl(piece, keep_blank_values=True)
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in known:
+            raise SourceError(f"{scheme}:// does not take {name!r} (accepted: {taken})")
+        if name in out:
+            raise SourceError(f"{scheme}:// got {name}= twice")
+        out[name] = value
+    return out
+
+
+def option_key(options: Mapping[str, str], scheme: str) -> str | None:
+    """`key=` from parsed options, checked (None when not given)."""
+    if "key" not in options:
+        return None
+    try:
+        return check_key(options["key"])
+    except SourceError as exc:
+        raise SourceError(f"{scheme}://...?key=: {exc}") from None
+
+
+def key_matches(given: object, key: str) -> bool:
+    """Whether `given` is the shared secret, compared in constant time."""
+    if isinstance(given, bytes):
+        given = given.decode("utf-8", "replace")
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8"))
+
+
+class AllowList:
+    """Sender addresses a listener takes: `allow=127.0.0.1,10.0.0.0/8,::1` (IPv4-mapped IPv6
+    senders are matched as IPv4). Empty means everyone (the host default, 127.0.0.1, already
+    keeps the rest of the network out)."""
+
+    def __init__(self, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()
+                 ) -> None:
+        self.networks = tuple(networks)
+
+    @classmethod
+    def parse(cls, text: str, scheme: str) -> AllowList:
+        networks = []
+        for item in (part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+            except ValueError:
+                raise SourceError(f"{scheme}://...?allow=: {item!r} is not an IP address or a "
+                                  "network like 10.0.0.0/8 (host names are not taken)") from None
+        if not networks:
+            raise SourceError(f"{scheme}://...?allow= needs at least one address, e.g. "
+                              "allow=127.0.0.1,10.0.0.0/8")
+        return cls(networks)
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def __contains__(self, host: object) -> bool:
+        if not self.networks:
+            return True
+        try:
+            address = ipaddress.ip_address(str(host).split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)
+
+    def __str__(self) -> str:
+        return ",".join(str(n) for n in self.networks) or "everyone"
 
 
 def format_address(scheme: str, host: str, port: int) -> str:
@@ -159,8 +256,8 @@ class LiveSource:
     """Base for live sources: stamps receive time, validates, counts, queues.
 
     Subclasses run a receiver thread that calls `ingest_mapping` / `ingest_json`; the render
-    loop calls `poll(now)`. With `strict`, the first bad input is raised from the next
-    `poll` as a SourceError instead of only being counted.
+    loop calls `poll(now)`, which never blocks and never raises over bad input, strict or not
+    (see the module docstring); `first_problem` keeps the first bad input's description.
     """
 
     live = True
@@ -181,19 +278,14 @@ class LiveSource:
         self.stats = SourceStats()
         self.queue = LiveQueue(self.stats, cap=cap, soft=soft)
         self.warn = RateLimitedWarning(logger, name)
-        self._strict_error: str | None = None
+        self.first_problem: str | None = None
         self._closed = False
         self.failure: str | None = None  # set by a receiver that stopped on its own
 
     # -- the consumer side -------------------------------------------------------------------
 
     def poll(self, now: float) -> list[Event]:
-        """Events received up to `now`, oldest first; never blocks."""
-        if self._strict_error is not None:
-            from mural.sources.base import SourceError
-
-            message, self._strict_error = self._strict_error, None
-            raise SourceError(f"{self.name}: {message}")
+        """Events received up to `now`, oldest first; never blocks, never raises bad input."""
         return self.queue.pop_until(now)
 
     @property
@@ -226,9 +318,14 @@ class LiveSource:
         self.stats.rejected += 1
         self._complain(f"rejected: {message}")
 
+    def refuse(self, message: str) -> None:
+        """A sender or connection turned away before its input was parsed."""
+        self.stats.refused += 1
+        self._complain(f"refused: {message}")
+
     def _complain(self, message: str) -> None:
-        if self.strict and self._strict_error is None:
-            self._strict_error = message
+        if self.first_problem is None:
+            self.first_problem = message
         self.warn(message)
 
     def validate(self, obj: Mapping[str, Any], where: str = "") -> Event | Header | None:
@@ -272,10 +369,14 @@ __all__ = [
     "DEFAULT_HOST",
     "QUEUE_CAP",
     "QUEUE_SOFT",
+    "AllowList",
     "LiveQueue",
     "LiveSource",
     "RateLimitedWarning",
     "clean_float",
     "format_address",
+    "key_matches",
+    "option_key",
     "parse_listen_uri",
+    "parse_options",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mural.events import Problem, Stream, read_stream
-from mural.sources.base import SourceError, is_live, scheme_of
+from mural.sources.base import SourceError, scheme_for, scheme_of
 
 
 def load_offline(
@@ -13,9 +13,10 @@ def load_offline(
 ) -> Stream:
     """A recording (`.jsonl`/`.csv`) or `sim:NAME[?...]` as a complete, time-sorted Stream.
 
-    Live sources have no end to render to; they raise SourceError with a hint.
+    Live sources have no end to render to; they raise SourceError with a hint, as does a
+    `NAME://` whose scheme is unknown (naming the known ones: it is not a missing file).
     """
-    if is_live(uri):
+    if scheme_for(uri).live:
         raise SourceError(
             f"{uri} is a live source; record it first (`mural record {uri} -o session.jsonl`) "
             "or play it live (`mural play`)"

@@ -20,6 +20,29 @@ the receive buffer overflowed (a flood faster than parsing) are counted as dropp
 
 `osc://HOST:PORT?map=mindmonitor|emotibit|FILE.toml` routes every message to a mapper instead
 of this address space (Muse via Mind Monitor, EmotiBit, any device): see mural.sources.oscmap.
+
+Doors (query parameters; anything else is refused at open, naming what is accepted):
+
+    key=SECRET                  every message must carry the shared secret
+    allow=ADDR[,ADDR|NET...]    only these senders (127.0.0.1, ::1, 10.0.0.0/8 ...)
+    map=... participant=... calibrate=...   see mural.sources.oscmap
+
+With `key`, a message carries the secret as its FIRST argument, a string, before the ones above:
+`/mural/emotion SECRET p1 joy 0.8`. That is one constant string argument in a TouchOSC
+control's message, or `[prepend /mural/emotion SECRET]` (a message box `/mural/emotion SECRET
+$1 $2 $3`) before `[udpsend]` in Max or Pure Data. The key argument is removed before the
+message is read, so with `map=` a map file's `arg` indices stay as they were. A sender that
+bundles its messages may instead put `/mural/auth SECRET` in the bundle: it vouches for every
+message of that datagram. (`/mural/auth` itself is never an event, keyed or not.) A message
+without the key, or with a wrong one, counts as refused (with a rate-limited warning) and is
+never read. Devices that cannot add an argument (Mind Monitor, EmotiBit) are kept to the
+senders you trust with `allow=` instead. `mural send "osc://HOST:PORT?key=SECRET"` sends the
+key as the first argument of each message. Note that UDP has no handshake: the key keeps out
+senders who do not know it, not anyone who can watch the network's traffic.
+
+With `allow`, a datagram from any other address is counted as refused and never parsed. Both
+can be combined. The host still defaults to 127.0.0.1: listening on the room's network is
+`osc://0.0.0.0:PORT`, an explicit choice.
 """
 
 from __future__ import annotations
@@ -35,7 +58,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
@@ -46,13 +69,23 @@ from mural.events import EMOTIONS, EmotionEvent, Event, Header, MarkerEvent, Sig
 from mural.sources.live import (
     QUEUE_CAP,
     QUEUE_SOFT,
+    AllowList,
     Clock,
     LiveSource,
     clean_float,
     format_address,
+    key_matches,
+    option_key,
     parse_listen_uri,
+    parse_options,
 )
-from mural.sources.oscmap import OscMapper, feed_mapper, mapper_from_query, tick_mapper
+from mural.sources.oscmap import (
+    QUERY_KEYS,
+    OscMapper,
+    feed_mapper,
+    mapper_from_query,
+    tick_mapper,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +94,8 @@ RECV_BUFFER = 4 * 1024 * 1024  # let the kernel absorb bursts while the thread c
 MAX_HEART_RATES = 4_096  # participants whose heart rate is remembered (oldest forgotten)
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux value; Python may not export it
 SUPPORTED_TAGS = b"ihfdsbrmtTFN[]"
+AUTH_ADDRESS = "/mural/auth"  # `/mural/auth SECRET` in a bundle vouches for the whole datagram
+OPTIONS = (*QUERY_KEYS, "key", "allow")  # what osc://HOST:PORT?... takes
 
 # address -> (argument names, the allowed argument counts)
 ADDRESSES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
@@ -147,9 +182,13 @@ class OscSource(LiveSource):
         cap: int = QUEUE_CAP,
         soft: int = QUEUE_SOFT,
         mapper: OscMapper | None = None,
+        key: str | None = None,
+        allow: AllowList | None = None,
     ) -> None:
         sock = _bind_udp(host, port)
         self.mapper = mapper  # set: messages go to it instead of the /mural/... handlers
+        self.key = key  # set: every message must carry it (see the module docstring)
+        self.allow = allow or AllowList()  # empty: every sender
         self.host = host
         self.port: int = sock.getsockname()[1]
         self.address = format_address("osc", host, self.port)
@@ -188,14 +227,14 @@ class OscSource(LiveSource):
         while not self._stop.is_set():
             try:
                 if overflow:
-                    dgram, ancdata, _, _ = sock.recvmsg(MAX_DATAGRAM, ancillary)
+                    dgram, ancdata, _, sender = sock.recvmsg(MAX_DATAGRAM, ancillary)
                     for level, kind, data in ancdata:
                         if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(data) >= 4:
                             total = struct.unpack("I", data[:4])[0]
                             self.stats.dropped += max(0, total - kernel_drops)
                             kernel_drops = total
                 else:
-                    dgram = sock.recv(MAX_DATAGRAM)
+                    dgram, sender = sock.recvfrom(MAX_DATAGRAM)
             except TimeoutError:
                 if self.mapper is not None:
                     tick_mapper(self)
@@ -213,22 +252,43 @@ class OscSource(LiveSource):
             if self._stop.is_set():
                 break
             try:
-                self.ingest_datagram(dgram)
+                self.ingest_datagram(dgram, sender)
             except Exception as exc:  # never let one packet kill the listener
                 self.malformed(f"{type(exc).__name__}: {exc}")
 
-    def ingest_datagram(self, dgram: bytes) -> None:
-        """Parse one UDP datagram and queue the events it carries."""
+    def ingest_datagram(self, dgram: bytes, sender: Any = None) -> None:
+        """Check the sender, parse one UDP datagram and queue the events it carries.
+
+        `sender` is the (host, port, ...) it came from; with an allow-list, a datagram from
+        elsewhere (or from nobody known) is refused before it is parsed."""
+        where = _sender(sender)
+        if self.allow and (sender is None or sender[0] not in self.allow):
+            if dgram:  # an empty datagram is our own wake-up call, or nothing at all
+                self.refuse(f"datagram from {where}, which is not in allow={self.allow}")
+            return
         try:
             messages = _messages(dgram)
         except Exception as exc:  # python-osc raises ParseError, UnicodeDecodeError, ...
-            self.malformed(f"{len(dgram)}-byte datagram: {exc}")
+            self.malformed(f"{len(dgram)}-byte datagram from {where}: {exc}")
             return
+        vouched = self.key is not None and any(
+            m.address == AUTH_ADDRESS and len(m.params) == 1 and key_matches(m.params[0], self.key)
+            for m in messages
+        )
         for message in messages:
+            if message.address == AUTH_ADDRESS:
+                continue  # never an event
+            args = message.params
+            if self.key is not None:
+                if args and key_matches(args[0], self.key):
+                    args = args[1:]
+                elif not vouched:
+                    self.refuse(f"{message.address[:60]!r} from {where} without the key")
+                    continue
             if self.mapper is not None:
-                feed_mapper(self, message.address, message.params)
+                feed_mapper(self, message.address, args)
             else:
-                self.ingest_message(message.address, message.params)
+                self.ingest_message(message.address, args)
         if self.mapper is not None:
             tick_mapper(self)
 
@@ -261,6 +321,14 @@ class OscSource(LiveSource):
 
 
 MAX_CONSECUTIVE_ERRORS = 50
+
+
+def _sender(sender: Any) -> str:
+    try:
+        host, port = sender[0], sender[1]
+    except (TypeError, IndexError):
+        return "an unknown sender"
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def _enable_overflow_count(sock: socket.socket) -> bool:
@@ -296,29 +364,37 @@ def _bind_udp(host: str, port: int) -> socket.socket:
 
 
 def open_osc(uri: str, *, strict: bool = False, clock: Clock) -> OscSource:
-    """The `osc://HOST:PORT[?map=...]` factory registered in mural.sources.SCHEMES."""
+    """The `osc://HOST:PORT[?key=...&allow=...&map=...]` factory registered in
+    mural.sources.SCHEMES; SourceError for a parameter it does not take."""
     from mural.sources.base import SourceError
 
     try:
         host, port = parse_listen_uri(uri, "osc")
     except ValueError as exc:
         raise SourceError(str(exc)) from None
-    mapper = mapper_from_query(urlsplit(uri).query)
-    return OscSource(host, port, strict=strict, clock=clock, mapper=mapper)
+    options = parse_options(uri, "osc", OPTIONS)
+    key = option_key(options, "osc")
+    allow = AllowList.parse(options["allow"], "osc") if "allow" in options else None
+    mapping = urlencode([(k, v) for k, v in options.items() if k in QUERY_KEYS])
+    mapper = mapper_from_query(mapping)
+    return OscSource(host, port, strict=strict, clock=clock, mapper=mapper, key=key, allow=allow)
 
 
 # -- sending (used by `mural send`) --------------------------------------------------------------
 
 
-def _message(address: str, *args: tuple[Any, str]) -> OscMessage:
+def _message(address: str, *args: tuple[Any, str], key: str | None = None) -> OscMessage:
     builder = OscMessageBuilder(address=address)
+    if key is not None:
+        builder.add_arg(key, "s")
     for value, tag in args:
         builder.add_arg(value, tag)
     return builder.build()
 
 
-def event_to_osc(event: Event) -> list[OscMessage]:
-    """The OSC messages that carry one event in this address space.
+def event_to_osc(event: Event, key: str | None = None) -> list[OscMessage]:
+    """The OSC messages that carry one event in this address space (each with `key` as its
+    first argument when one is given).
 
     Lossy where the address space is: a label with its own valence/arousal is sent as
     `/mural/va` (the label is dropped), x/y only travel as a pair, a heart rate goes first as
@@ -327,12 +403,13 @@ def event_to_osc(event: Event) -> list[OscMessage]:
     f, s = "f", "s"
     if isinstance(event, SignalEvent):
         extra = [(event.participant, s)] if event.participant is not None else []
-        return [_message("/mural/signal", (event.level, f), *extra)]
+        return [_message("/mural/signal", (event.level, f), *extra, key=key)]
     if isinstance(event, MarkerEvent):
-        return [_message("/mural/marker", (event.name, s))]
+        return [_message("/mural/marker", (event.name, s), key=key)]
     out: list[OscMessage] = []
     if event.heart_rate is not None:
-        out.append(_message("/mural/health", (event.participant, s), (event.heart_rate, f)))
+        out.append(_message("/mural/health", (event.participant, s), (event.heart_rate, f),
+                            key=key))
     xy = [(event.x, f), (event.y, f)] if event.x is not None and event.y is not None else []
     anchor = EMOTIONS.get(event.emotion) if event.emotion else None
     if anchor is not None and (anchor.valence, anchor.arousal) == (event.valence, event.arousal):
@@ -343,6 +420,7 @@ def event_to_osc(event: Event) -> list[OscMessage]:
                 (event.emotion, s),
                 (event.intensity, f),
                 *xy,
+                key=key,
             )
         )
     else:
@@ -354,6 +432,7 @@ def event_to_osc(event: Event) -> list[OscMessage]:
                 (event.arousal, f),
                 (event.intensity, f),
                 *xy,
+                key=key,
             )
         )
     return out
@@ -369,4 +448,5 @@ def pack(messages: list[OscMessage]) -> OscMessage | OscBundle:
     return builder.build()
 
 
-__all__ = ["ADDRESSES", "OscSource", "event_to_osc", "message_to_mapping", "open_osc", "pack"]
+__all__ = ["ADDRESSES", "AUTH_ADDRESS", "OPTIONS", "OscSource", "event_to_osc",
+           "message_to_mapping", "open_osc", "pack"]

@@ -156,3 +156,25 @@ def test_existing_output_and_wrong_format_are_refused(tmp_path: Path) -> None:
     assert result.exit_code == 1 and ".jsonl" in result.stderr
     result = runner.invoke(main, ["record", "-o", str(tmp_path / "y.jsonl")])
     assert result.exit_code == 2  # no SOURCE
+
+
+def test_record_from_stdin_exits_cleanly_while_stdin_is_still_open(tmp_path: Path) -> None:
+    """`mural record -` with stdin an open pipe nobody closes: it used to abort at exit with
+    "Fatal Python error: _enter_buffered_busy" (rc 134), its reader thread blocked in stdin."""
+    out = tmp_path / "x.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "mural", "record", "-", "-o", str(out),
+                             "--duration", "1"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b'{"participant": "p1", "emotion": "joy"}\n')
+        proc.stdin.flush()  # and the pipe stays open
+        proc.wait(timeout=20)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.stdin.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Fatal Python error" not in err
+    assert "recorded 1 events" in err and "(1 s elapsed)" in err
+    assert [e.participant for e in read_stream(out, strict=True).events] == ["p1"]

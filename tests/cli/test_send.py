@@ -171,3 +171,41 @@ def test_replay_is_paced_by_event_times(tmp_path: Path, scheme: str) -> None:
 def test_replay_of_a_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     result = send("-", "--replay", str(tmp_path / "nope.jsonl"))
     assert result.exit_code == 1 and "no such file" in result.stderr
+
+
+def test_send_presents_the_key_to_keyed_osc_and_ws_sources() -> None:
+    clock = monotonic_clock()
+    osc = open_source("osc://127.0.0.1:0?key=S3cr3t", clock=clock)
+    ws = open_source("ws://127.0.0.1:0?key=S3cr3t", clock=clock)
+    try:
+        o, w = f"osc://127.0.0.1:{osc.port}", f"ws://127.0.0.1:{ws.port}"
+        for target in (o, w):  # the SOURCE string, options and all, works as the TARGET
+            result = send(f"{target}?key=S3cr3t&allow=127.0.0.1", "-p", "p1", "-e", "joy",
+                          "--heart-rate", "70")
+            assert result.exit_code == 0, result.output
+        result = send(o, "--marker", "no-key")  # UDP cannot tell: the source refuses it
+        assert result.exit_code == 0, result.output
+        deadline = time.monotonic() + 3
+        while osc.stats.accepted + osc.stats.refused < 3 or ws.stats.accepted < 1:
+            assert time.monotonic() < deadline, (osc.stats, ws.stats)
+            time.sleep(0.01)
+        assert (osc.stats.accepted, osc.stats.refused) == (2, 1)  # health + emotion
+        got = osc.poll(clock()) + ws.poll(clock())
+        assert [(e.participant, e.heart_rate) for e in got] == [("p1", 70.0), ("p1", 70.0)]
+        for target, words in ((w, ["HTTP 401", "?key="]), (f"{w}?key=wrong", ["HTTP 403"])):
+            result = send(target, "--marker", "m")
+            assert result.exit_code == 1, result.output
+            assert f"cannot connect to {w}" in result.stderr
+            assert all(word in result.stderr for word in words), result.stderr
+            assert "Traceback" not in result.output
+        assert ws.stats.refused == 2
+    finally:
+        osc.close()
+        ws.close()
+
+
+def test_a_target_option_nobody_takes_is_an_error() -> None:
+    result = send("osc://127.0.0.1:9?nope=1", "--marker", "a")
+    assert result.exit_code == 1 and "'nope'" in result.stderr and "key=" in result.stderr
+    result = send("ws://127.0.0.1:9?key=", "--marker", "a")
+    assert result.exit_code == 1 and "empty" in result.stderr

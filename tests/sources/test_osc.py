@@ -219,16 +219,32 @@ def test_close_releases_the_port_promptly() -> None:
     again.close()
 
 
-def test_strict_raises_the_first_bad_input_from_poll() -> None:
-    clock = monotonic_clock()
-    source = open_osc("osc://127.0.0.1:0", strict=True, clock=clock)
+def test_strict_counts_and_reports_but_never_raises_or_reopens() -> None:
+    """Under --strict a bad datagram used to be raised from poll(); the resilient wrapper then
+    closed the listener and reopened it a second later, losing the good events sent meanwhile.
+    Now strict counts, warns and keeps the first problem; the listener stays up."""
+    now = [0.0]  # the session clock stands still: a reopening would never come
+    source = open_source("osc://127.0.0.1:0", strict=True, clock=lambda: now[0], resilient=True)
     try:
-        with SimpleUDPClient("127.0.0.1", source.port) as client:
-            client.send_message("/mural/emotion", ["p1", "rage", 0.5])
-        settle(source, lambda: source.stats.rejected == 1)
-        with pytest.raises(SourceError, match="rage"):
-            source.poll(clock())
-        assert source.poll(clock()) == []  # reported once, then the source carries on
+        port = source.inner.port
+        got: list[Event] = []
+        with SimpleUDPClient("127.0.0.1", port) as client:
+            for i in range(40):
+                client.send_message("/mural/emotion", [f"p{i}", "joy", 0.5])
+                if i % 4 == 0:
+                    client._sock.sendto(b"garbage", ("127.0.0.1", port))
+                    client.send_message("/mural/emotion", ["p1", "rage", 0.5])
+                got += source.poll(now[0])
+            deadline = time.monotonic() + 3
+            while len(got) < 40 and time.monotonic() < deadline:
+                got += source.poll(now[0])
+                time.sleep(0.005)
+        assert [e.participant for e in got] == [f"p{i}" for i in range(40)]
+        assert source.healthy and source.restarts == 0 and source.last_error is None
+        stats = source.stats
+        assert (stats.accepted, stats.malformed, stats.rejected) == (40, 10, 10)
+        first = source.inner.first_problem
+        assert first is not None and ("garbage" in first or "datagram" in first)
     finally:
         source.close()
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -114,3 +116,61 @@ def test_open_source_reads_the_real_stdin(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], input=lines, capture_output=True,
                           text=True, timeout=20)
     assert done.stdout.split() == ["5", "1"], done.stderr
+
+
+def test_strict_counts_bad_lines_and_never_raises() -> None:
+    """Under --strict a bad line used to be raised from poll(); a live input counts it now."""
+    lines = (b'not json\n{"participant": "p1", "emotion": "rage"}\n'
+             b'{"participant": "p1", "emotion": "joy"}\n')
+    source = open_stdin(stream=io.BytesIO(lines), strict=True, clock=Ticks())
+    events = drain(source)  # poll() would raise here before
+    assert [e.emotion for e in events] == ["joy"]
+    assert source.stats == SourceStats(accepted=1, rejected=1, malformed=1)
+    assert source.first_problem is not None and "not JSON" in source.first_problem
+
+
+def test_a_file_descriptor_is_read_in_pieces_and_close_stops_at_once() -> None:
+    """The real stdin is read from its descriptor: lines split across writes, an overlong line
+    skipped whole, and close() ends the reader while the writer still holds the pipe open."""
+    read_end, write_end = os.pipe()
+    source = StdinSource(read_end, clock=Ticks())
+
+    def write() -> None:  # on its own thread: a pipe nobody reads would block the test
+        os.write(write_end, b'{"participant": "a", "emo')
+        os.write(write_end, b'tion": "calm"}\n{"type": "marker", "name": "m1"}\n')
+        too_long = b"x" * (MAX_LINE + 5) + b"\n"
+        for start in range(0, len(too_long), 60_000):
+            os.write(write_end, too_long[start:start + 60_000])
+        os.write(write_end, b'{"participant": "b", "emotion": "awe"}\n')
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 5
+        events: list = []
+        while len(events) < 3:
+            assert time.monotonic() < deadline, f"stats {source.stats}"
+            events += source.poll(1e9)
+            time.sleep(0.002)
+        assert [getattr(e, "participant", None) or e.name for e in events] == ["a", "m1", "b"]
+        assert source.stats.malformed == 1 and source.line_number == 4
+        started = time.monotonic()
+        source.close()  # the pipe is still open for writing
+        assert time.monotonic() - started < 1.0
+        assert not source._thread.is_alive() and source.finished
+        writer.join(timeout=1)
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+
+
+def test_a_last_line_without_a_newline_is_read_at_the_end_of_a_pipe() -> None:
+    read_end, write_end = os.pipe()
+    source = StdinSource(read_end, clock=Ticks())
+    os.write(write_end, b'{"type": "marker", "name": "end"}')
+    os.close(write_end)
+    try:
+        assert [e.name for e in drain(source)] == ["end"]
+    finally:
+        source.close()
+        os.close(read_end)
