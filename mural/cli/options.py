@@ -92,7 +92,21 @@ def palette_option(func):
 
 def strict_option(func):
     return click.option("--strict", is_flag=True,
-                        help="Stop at the first bad input line instead of skipping it.")(func)
+                        help="A bad line in a recording is an error instead of a warning (live "
+                             "inputs count and report bad input either way).")(func)
+
+
+def live_options(func):
+    """--live-key, --join-ttl, --max-phones: defaults for the live SOURCEs of a command."""
+    func = click.option("--max-phones", type=click.IntRange(1, 10_000), default=None,
+                        help="web://: at most this many phones connected (default 200).")(func)
+    func = click.option("--join-ttl", type=click.FloatRange(min=60), default=None,
+                        metavar="SECONDS",
+                        help="web://: the join code rotates this often (default 4 h); a phone "
+                             "that joined keeps its session.")(func)
+    return click.option("--live-key", default=None, metavar="SECRET",
+                        help="A shared secret every osc:// and ws:// SOURCE requires (one "
+                             "that names its own ?key= keeps it).")(func)
 
 
 UNSAFE_FLAG = "--unsafe-disable-flash-limiter"

@@ -8,6 +8,7 @@ from mural.cli.options import (
     SIZE,
     TIME,
     friendly,
+    live_options,
     palette_option,
     safety_from_flag,
     seed_option,
@@ -15,6 +16,7 @@ from mural.cli.options import (
     unsafe_option,
 )
 from mural.show.player import MAX_SPEED, MIN_SPEED, hotkeys_text
+from mural.sources import with_live_options
 
 NO_DISPLAY_HINT = (
     "render offline instead: `mural video SOURCE -o mural.mp4` or "
@@ -65,12 +67,13 @@ Hotkeys:
 @click.option("--force", is_flag=True, help="Overwrite an existing --record file.")
 @click.option("--show-join", is_flag=True,
               help="Draw a web:// source's join code (QR) small and dim in a corner of the wall.")
+@live_options
 @strict_option
 @unsafe_option
 @friendly
 def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop, duration, hud,
-            state, autosave_every, no_autosave, resume, record, force, show_join, strict,
-            unsafe) -> None:
+            state, autosave_every, no_autosave, resume, record, force, show_join, live_key,
+            join_ttl, max_phones, strict, unsafe) -> None:
     from mural.show.player import PlayerConfig, play_session
     from mural.sinks.display import DisplayUnavailable
 
@@ -80,6 +83,7 @@ def command(sources, fullscreen, display, size, fps, palette, seed, speed, loop,
         autosave=None if no_autosave else state, autosave_every=autosave_every,
         resume=resume, record=record, record_force=force, show_join=show_join,
     )
+    sources = with_live_options(sources, key=live_key, join_ttl=join_ttl, max_phones=max_phones)
     try:
         stats = play_session(sources, fullscreen=fullscreen, display=display, config=config,
                              echo=click.echo)

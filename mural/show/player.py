@@ -158,6 +158,8 @@ class PlayStats:
         )
         if s.dropped:
             line += f", {s.dropped} dropped by flood control"
+        if s.refused:
+            line += f", {s.refused} refused (key, allow-list, origin or connection cap)"
         if self.saved:
             line += f"; saved {', '.join(str(p) for p in self.saved)}"
         return line

@@ -40,7 +40,8 @@ class RecordResult:
         s = self.stats
         return (f"recorded {self.events} events to {self.path} in {self.seconds:.1f} s "
                 f"({self.reason}): accepted {s.accepted}, rejected {s.rejected} (invalid), "
-                f"malformed {s.malformed} (unparseable), dropped {s.dropped}")
+                f"malformed {s.malformed} (unparseable), dropped {s.dropped}"
+                + (f", refused {s.refused} (key, allow-list, origin or cap)" if s.refused else ""))
 
 
 class StopSignals:

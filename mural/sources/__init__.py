@@ -17,6 +17,8 @@ from mural.sources.base import (
     scheme_for,
     scheme_of,
     with_key,
+    with_live_options,
+    with_query,
 )
 
 
@@ -68,4 +70,6 @@ __all__ = [
     "scheme_for",
     "scheme_of",
     "with_key",
+    "with_live_options",
+    "with_query",
 ]

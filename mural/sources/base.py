@@ -181,6 +181,24 @@ def check_key(key: str) -> str:
     return key
 
 
+def with_query(uri: str, scheme: str, **params: object) -> str:
+    """`uri` with `name=value` added for each of `params` that it does not name itself, when
+    it is a SOURCE of `scheme` (the command line's defaults for every such source); any other
+    SOURCE is returned unchanged. Values of None are left out."""
+    from urllib.parse import parse_qsl, quote, urlsplit
+
+    if scheme_of(uri) != scheme:
+        return uri
+    query = urlsplit(uri).query
+    named = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    extra = [f"{name}={quote(str(value), safe='')}" for name, value in params.items()
+             if value is not None and name not in named]
+    if not extra:
+        return uri
+    joint = "&" if query else "" if uri.endswith("?") else "?"
+    return uri + joint + "&".join(extra)
+
+
 def with_key(uri: str, key: str) -> str:
     """`uri` with `key=KEY` added to its query, when it is a live listener that takes a key
     (osc://, ws://). A SOURCE that already names its own key= keeps it; any other SOURCE
@@ -195,6 +213,19 @@ def with_key(uri: str, key: str) -> str:
         return uri
     joint = "&" if query else "" if uri.endswith("?") else "?"
     return f"{uri}{joint}key={quote(key, safe='')}"
+
+
+def with_live_options(uris: list[str] | tuple[str, ...], *, key: str | None = None,
+                      join_ttl: float | None = None,
+                      max_phones: int | None = None) -> list[str]:
+    """The command line's live-input options applied to every SOURCE they concern: `key` to
+    osc:// and ws:// (each may name its own), `join_ttl` and `max_phones` to web://."""
+    out = []
+    for uri in uris:
+        if key is not None:
+            uri = with_key(uri, key)
+        out.append(with_query(uri, "web", join_ttl=join_ttl, max_phones=max_phones))
+    return out
 
 
 def monotonic_clock() -> Clock:

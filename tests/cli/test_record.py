@@ -178,3 +178,21 @@ def test_record_from_stdin_exits_cleanly_while_stdin_is_still_open(tmp_path: Pat
     assert "Fatal Python error" not in err
     assert "recorded 1 events" in err and "(1 s elapsed)" in err
     assert [e.participant for e in read_stream(out, strict=True).events] == ["p1"]
+
+
+def test_live_key_is_required_of_every_osc_sender(tmp_path: Path) -> None:
+    """--live-key: the recorder's OSC port takes only messages that carry the secret."""
+    out = tmp_path / "keyed.jsonl"
+    port = free_port()
+    proc = start_record(f"osc://127.0.0.1:{port}", "-o", str(out), "--live-key", "s3cret")
+    with SimpleUDPClient("127.0.0.1", port) as osc:
+        osc.send_message("/mural/emotion", ["intruder", "anger", 1.0])
+        osc.send_message("/mural/emotion", ["s3cret", "p1", "joy", 0.5])
+        osc.send_message("/mural/marker", ["s3cret", "end"])
+    wait_for_lines(out, 3)  # header + the two keyed events
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "refused 1" in err
+    events = read_stream(out, strict=True).events
+    assert [getattr(e, "participant", None) for e in events] == ["p1", None]
