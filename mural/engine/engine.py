@@ -18,12 +18,13 @@ import numpy as np
 
 from mural.engine import kernels
 from mural.engine import snapshot as check
-from mural.engine.colour import emotion_colour
+from mural.engine.colour import emotion_colour, wavelength_to_linear_rgb
 from mural.engine.flow import FlowField
 from mural.engine.kernels import COARSE_CELL  # field pixels per cell of the shadow grids
 from mural.engine.timing import StageTimer
-from mural.events import EmotionEvent, Event, MarkerEvent, SignalEvent
+from mural.events import EmotionEvent, Event, MarkerEvent, PersonalEvent, SignalEvent
 from mural.events.model import MAX_NAME_LEN
+from mural.events.model import PATTERNS as EVENT_PATTERNS
 
 
 def field_shape(size: tuple[int, int]) -> tuple[int, int]:
@@ -86,7 +87,7 @@ def stable_unit_pair(seed: int, name: str) -> tuple[float, float]:
     return a, b
 
 
-PATTERNS = ("bloom", "ring", "pulse")
+PATTERNS = EVENT_PATTERNS  # bloom: a soft cloud; ring: a halo; pulse: a slow strong breath
 
 
 @dataclass(frozen=True)
@@ -411,6 +412,30 @@ class Engine:
                 self.participants.own_level_t[i] = event.t
         elif isinstance(event, MarkerEvent):
             self.markers.append(event)
+        elif isinstance(event, PersonalEvent):
+            self._personalise(event)
+
+    def _personalise(self, event: PersonalEvent) -> None:
+        """A participant's own light from now on (as a participants file would give it): the
+        pattern at once, and the colour their current emotion shows, leaning toward the hue."""
+        before = self.personal.get(event.participant) or Personal()
+        colour = before.colour
+        if event.hue is not None:
+            colour = tuple(float(c) for c in wavelength_to_linear_rgb(event.hue))
+        mine = Personal(colour=colour, pattern=event.pattern or before.pattern,
+                        name=before.name,
+                        weight=before.weight if event.weight is None else event.weight)
+        self.personal[event.participant] = mine
+        i = self.participants.index.get(event.participant)
+        if i is None:
+            return  # applied when they first express something
+        p = self.participants
+        self._wake(i)
+        p.pattern[i] = PATTERNS.index(mine.pattern)
+        if p.last_seen[i] > -1e8 and mine.colour is not None:
+            colour_now = emotion_colour(float(p.valence[i]), float(p.arousal[i]), None)
+            own = np.asarray(mine.colour, np.float32) * float(colour_now.max())
+            p.target_colour[i] = colour_now + (own - colour_now) * mine.weight
 
     # -- the step ---------------------------------------------------------------------------
     def step(self) -> None:
@@ -710,6 +735,9 @@ class Engine:
                 "arrays": {name: getattr(p, name)[:n].copy() for name in PARTICIPANT_FIELDS},
             },
             "markers": [[m.t, m.name] for m in self.markers],
+            "personal": {pid: {"colour": None if me.colour is None else list(me.colour),
+                               "pattern": me.pattern, "weight": me.weight, "name": me.name}
+                         for pid, me in self.personal.items()},
             "departed": {
                 "ids": list(self._departed),
                 "emitted": np.array(list(self._departed.values()), np.float64),
@@ -729,7 +757,7 @@ class Engine:
         """
         snap = check.need_mapping(snapshot, "the snapshot")
         check.need_keys(snap, "the snapshot", ("arrays", "scalars", "rng", "participants",
-                                               "markers"), ("departed",))
+                                               "markers"), ("departed", "personal"))
         people = self._check_participants(snap["participants"])
         n = len(people["ids"])
         arrays = self._check_arrays(snap["arrays"], n)
@@ -742,6 +770,7 @@ class Engine:
             raise ValueError(f"engine snapshot: rng state refused ({exc})") from None
         markers = self._check_markers(snap["markers"])
         departed = self._check_departed(snap.get("departed"))
+        personal = _check_personal(snap.get("personal"), self.personal)
 
         # all is well: install it
         for name, value in arrays.items():
@@ -759,6 +788,7 @@ class Engine:
         self.participants = table
         self.markers = deque(markers, maxlen=self.config.max_markers)
         self._departed, self._departed_rest = departed
+        self.personal = personal
         self._retire.clear()
         self._selection = None
         self._net_t_seen = self.network_level_t
@@ -935,3 +965,32 @@ class Engine:
         if total <= 0:
             return {pid: 0.0 for pid in counts}
         return {pid: count / total for pid, count in counts.items()}
+
+
+def _check_personal(value: Any, current: dict[str, Personal]) -> dict[str, Personal]:
+    """Personal colours of a snapshot (absent: the ones the engine was made with)."""
+    if value is None:
+        return dict(current)
+    if not isinstance(value, Mapping):
+        raise ValueError("engine snapshot: personal must be a table")
+    out: dict[str, Personal] = {}
+    for pid, spec in value.items():
+        if not isinstance(pid, str) or not 0 < len(pid) <= 64 or not isinstance(spec, Mapping):
+            raise ValueError("engine snapshot: personal entries must be id -> table")
+        colour = spec.get("colour")
+        if colour is not None:
+            if not (isinstance(colour, list | tuple) and len(colour) == 3 and all(
+                    isinstance(c, int | float) and not isinstance(c, bool)
+                    and math.isfinite(c) and 0.0 <= c <= 1.0 for c in colour)):
+                raise ValueError(f"engine snapshot: personal colour of {pid!r} is not RGB")
+            colour = tuple(float(c) for c in colour)
+        pattern, weight, name = spec.get("pattern"), spec.get("weight"), spec.get("name")
+        if pattern not in PATTERNS:
+            raise ValueError(f"engine snapshot: personal pattern of {pid!r} is unknown")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not (
+                0.0 <= weight <= 0.8):
+            raise ValueError(f"engine snapshot: personal weight of {pid!r} is not 0..0.8")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"engine snapshot: personal name of {pid!r} is not text")
+        out[pid] = Personal(colour=colour, pattern=pattern, name=name, weight=float(weight))
+    return out

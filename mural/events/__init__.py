@@ -3,11 +3,13 @@
 from mural.events.formats import Problem, Stream, StreamError, read_stream, write_stream
 from mural.events.model import (
     EVENT_TYPES,
+    PATTERNS,
     EmotionEvent,
     Event,
     EventError,
     Header,
     MarkerEvent,
+    PersonalEvent,
     SignalEvent,
     event_from_dict,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "EventError",
     "Header",
     "MarkerEvent",
+    "PATTERNS",
+    "PersonalEvent",
     "Problem",
     "SignalEvent",
     "Stream",

@@ -47,7 +47,7 @@ SUFFIXES = JSONL_SUFFIXES + CSV_SUFFIXES
 # CSV column order when writing; reading accepts any subset in any order.
 CSV_COLUMNS = (
     "t", "type", "participant", "emotion", "valence", "arousal", "intensity",
-    "x", "y", "heart_rate", "level", "name",
+    "x", "y", "heart_rate", "level", "name", "hue", "pattern", "weight",
 )
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

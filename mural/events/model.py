@@ -25,7 +25,9 @@ EXCERPT_CHARS = 60  # of a rejected value, echoed in a message
 NUMBER_FIELDS: dict[str, tuple[float, float]] = {
     "t": (0.0, 1e9), "valence": (-1.0, 1.0), "arousal": (0.0, 1.0), "intensity": (0.0, 1.0),
     "x": (0.0, 1.0), "y": (0.0, 1.0), "heart_rate": HEART_RATE_RANGE, "level": (0.0, 1.0),
+    "hue": (380.0, 700.0), "weight": (0.0, 0.8),
 }
+PATTERNS = ("bloom", "ring", "pulse")  # a participant's emission: soft cloud, halo, slow breath
 TEXT_FIELDS: dict[str, int] = {"participant": MAX_PARTICIPANT_LEN, "name": MAX_NAME_LEN}
 
 _REPR = reprlib.Repr()
@@ -131,6 +133,27 @@ class MarkerEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonalEvent:
+    """A participant chooses their own light from now on (a phone's "my colour"): a
+    wavelength of living light their emotions lean toward, and/or an emission pattern."""
+
+    t: float
+    participant: str
+    hue: float | None = None  # nm, 380..700
+    pattern: str | None = None  # bloom | ring | pulse
+    weight: float | None = None  # 0..0.8: how far the hue leans toward it (default 0.4)
+    type: ClassVar[str] = "personal"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"t": self.t, "type": "personal", "participant": self.participant}
+        for name in ("hue", "pattern", "weight"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Header:
     """Optional first line of a stream file: free-form metadata."""
 
@@ -141,8 +164,8 @@ class Header:
         return {"type": "header", **{k: v for k, v in self.meta.items() if k != "type"}}
 
 
-Event = EmotionEvent | SignalEvent | MarkerEvent
-EVENT_TYPES = ("emotion", "signal", "marker", "header")
+Event = EmotionEvent | SignalEvent | MarkerEvent | PersonalEvent
+EVENT_TYPES = ("emotion", "signal", "marker", "personal", "header")
 
 
 def _number(
@@ -209,6 +232,10 @@ def check_field(name: str, raw: Any, *, coerce: bool = False) -> None:
         not isinstance(raw, str) or raw.strip().lower() not in EMOTIONS
     ):
         raise EventError("emotion", raw, f"unknown emotion {excerpt(raw)}")
+    elif name == "pattern" and raw not in (None, "") and (
+        not isinstance(raw, str) or raw.strip().lower() not in PATTERNS
+    ):
+        raise EventError("pattern", raw, f"unknown pattern {excerpt(raw)}")
 
 
 # The start of a number as float() reads it: '0.', '-', '1e' can still become one.
@@ -229,6 +256,9 @@ def could_become(name: str, text: str) -> bool:
     if name == "emotion":
         label = text.lstrip().lower()
         return any(known.startswith(label) for known in EMOTIONS)
+    if name == "pattern":
+        label = text.lstrip().lower()
+        return any(known.startswith(label) for known in PATTERNS)
     return True
 
 
@@ -262,6 +292,24 @@ def event_from_dict(
     if kind == "marker":
         name = _text(obj, "name", MAX_NAME_LEN, required=True)
         return MarkerEvent(t=when, name=name)  # type: ignore[arg-type]
+    if kind == "personal":
+        who = _text(obj, "participant", MAX_PARTICIPANT_LEN, required=True)
+        hue = _number(obj, "hue", *NUMBER_FIELDS["hue"], coerce=coerce, required=False)
+        weight = _number(obj, "weight", *NUMBER_FIELDS["weight"], coerce=coerce,
+                         required=False)
+        pattern = obj.get("pattern")
+        if pattern in (None, ""):
+            pattern = None
+        elif not isinstance(pattern, str) or pattern.strip().lower() not in PATTERNS:
+            raise EventError("pattern", pattern, f"unknown pattern {excerpt(pattern)} "
+                             f"(expected one of {', '.join(PATTERNS)})")
+        else:
+            pattern = pattern.strip().lower()
+        if hue is None and pattern is None:
+            raise EventError("hue", None, "a personal event needs 'hue' (380..700 nm) or "
+                             "'pattern' (bloom, ring, pulse)")
+        return PersonalEvent(t=when, participant=who, hue=hue,  # type: ignore[arg-type]
+                             pattern=pattern, weight=weight)
 
     who = _text(obj, "participant", MAX_PARTICIPANT_LEN, required=True)
     label = obj.get("emotion")

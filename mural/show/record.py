@@ -76,12 +76,13 @@ def describe(source: EventSource) -> str:
     return f"replaying {source.name}"
 
 
-def open_all(uris: Sequence[str], clock: Clock) -> list[EventSource]:
-    """Open every SOURCE; if one fails, the ones already open are closed (ports released)."""
+def open_all(uris: Sequence[str | EventSource], clock: Clock) -> list[EventSource]:
+    """Open every SOURCE (or take an open EventSource as is); if one fails, the ones already
+    open are closed (ports released)."""
     opened: list[EventSource] = []
     try:
         for uri in uris:
-            opened.append(open_source(uri, clock=clock))
+            opened.append(open_source(uri, clock=clock) if isinstance(uri, str) else uri)
     except BaseException:
         for source in opened:
             source.close()
@@ -90,7 +91,7 @@ def open_all(uris: Sequence[str], clock: Clock) -> list[EventSource]:
 
 
 def record(
-    uris: Sequence[str],
+    uris: Sequence[str | EventSource],
     output: str | Path,
     *,
     duration: float | None = None,

@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from mural.events import EMOTIONS, SignalEvent
+from mural.events import EMOTIONS, PersonalEvent, SignalEvent
 from mural.sources.live import (
     Clock,
     LiveSource,
@@ -84,20 +84,6 @@ PERSONAL_KEYS = frozenset({"colour_nm", "pattern"})
 EXPIRED = "this link has expired — scan the code on the wall again"
 BLOCKED = "this phone can no longer join the mural"
 FULL = "the mural is full — try again in a little while"
-
-
-@dataclass(frozen=True, slots=True)
-class PersonalChange:
-    """A phone chose its own light: the latest hue (nm) and pattern, None where never chosen.
-
-    Not an `Event` yet: the event model has no personal-colour event, so these are drained by
-    `WebSource.personal_events()` instead of `poll()`.
-    """
-
-    t: float
-    participant: str
-    colour_nm: float | None
-    pattern: str | None
 
 
 class TokenBucket:
@@ -167,7 +153,6 @@ class WebSource(LiveSource):
         self._blocked: set[str] = set()
         self._phones = 0  # sessions with a live WebSocket (changed under the lock)
         self._latest: dict[str, tuple[float | None, str | None]] = {}
-        self._personal_changes: list[PersonalChange] = []
         self._page = _Page.load()
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Future[None] | None = None
@@ -232,12 +217,6 @@ class WebSource(LiveSource):
         """Latest personal colour per participant: (hue nm or None, pattern or None)."""
         with self._lock:
             return dict(self._latest)
-
-    def personal_events(self) -> list[PersonalChange]:
-        """Personal-colour changes since the last call, oldest first (never blocks)."""
-        with self._lock:
-            out, self._personal_changes = self._personal_changes, []
-        return out
 
     def block(self, participant_id: str) -> bool:
         """Operator block: disconnect the phone, refuse it from now on, fade its light out.
@@ -585,9 +564,9 @@ class WebSource(LiveSource):
         self.stats.accepted += 1
         with self._lock:
             self._latest[session.participant] = (nm, pattern)
-            self._personal_changes.append(PersonalChange(now, session.participant, nm, pattern))
-            if len(self._personal_changes) > 10_000:  # nobody drains them: stay bounded
-                del self._personal_changes[:5_000]
+        # the latest choice as a whole (hue and pattern), so a replay needs no history
+        self.queue.push(PersonalEvent(t=now, participant=session.participant, hue=nm,
+                                      pattern=pattern))
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -737,5 +716,5 @@ def open_web(uri: str, *, strict: bool = False, clock: Clock) -> WebSource:
     return WebSource(host, port, strict=strict, clock=clock, **_options(uri))  # type: ignore[arg-type]
 
 
-__all__ = ["PersonalChange", "TokenBucket", "WebSource", "emotion_swatches", "open_web",
+__all__ = ["TokenBucket", "WebSource", "emotion_swatches", "open_web",
            "page_colours"]

@@ -121,3 +121,49 @@ def test_a_muse_through_mind_monitor_is_recorded_and_replays(tmp_path: Path) -> 
     first = Wall(events, size=(64, 36), seed=1).frame_at(11.0)
     again = Wall(read_stream(out).events, size=(64, 36), seed=1).frame_at(11.0)
     assert (first == again).all() and first.any()
+
+
+def test_a_phone_is_recorded_with_its_personal_colour_and_replays(tmp_path: Path) -> None:
+    """A real phone client on a real web:// source: its expressions and its own colour are in
+    the recording, and the recording paints the same wall twice."""
+    import threading
+
+    from mural.events import PersonalEvent
+    from mural.show.wall import Wall
+    from mural.sources import monotonic_clock
+    from mural.sources.web import open_web
+    from tests.sources.test_web import Phone, run, until
+
+    clock = monotonic_clock()
+    source = open_web("web://127.0.0.1:0", clock=clock)
+    stop = StopSignals()
+    pid: list[str] = []
+
+    def phone() -> None:
+        async def scenario() -> None:
+            async with Phone(source) as p:
+                await p.load()
+                pid.append(await p.join())
+                await p.send({"colour_nm": 509, "pattern": "ring"})
+                await p.send({"emotion": "joy", "intensity": 0.8, "x": 0.3, "y": 0.6})
+                await until(lambda: source.stats.accepted >= 2, "both messages")
+        try:
+            run(scenario())
+        finally:
+            stop.signal = 2  # SIGINT: the recording ends as Ctrl-C ends it
+
+    sender = threading.Thread(target=phone)
+    sender.start()
+    out = tmp_path / "phones.jsonl"
+    done = record([source], out, clock=clock, stop=stop)
+    sender.join()
+    events = read_stream(out, strict=True).events
+    assert done.reason == "SIGINT" and len(events) == 2
+    personal, joy = events
+    assert isinstance(personal, PersonalEvent) and personal.participant == pid[0]
+    assert (personal.hue, personal.pattern) == (509.0, "ring")
+    assert isinstance(joy, EmotionEvent) and joy.participant == pid[0] and joy.emotion == "joy"
+    later = max(e.t for e in events) + 2.0
+    first = Wall(events, size=(96, 54), seed=2).frame_at(later)
+    again = Wall(read_stream(out).events, size=(96, 54), seed=2).frame_at(later)
+    assert (first == again).all() and first.any()

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mural.events import EMOTIONS, EmotionEvent, SignalEvent
+from mural.events import EMOTIONS, EmotionEvent, PersonalEvent, SignalEvent
 from mural.sources import SourceError, open_source
 from mural.sources.base import monotonic_clock
 from mural.sources.web import (
@@ -33,7 +33,6 @@ from mural.sources.web import (
     MAX_MESSAGE,
     PAGE_DIR,
     RATE,
-    PersonalChange,
     WebSource,
     emotion_swatches,
     open_web,
@@ -385,13 +384,11 @@ def test_a_personal_colour_is_recorded_per_participant(opened, clock: FakeClock)
 
     pid = run(scenario())
     assert source.personal == {pid: (474.5, "pulse")}
-    assert source.personal_events() == [
-        PersonalChange(1000.0, pid, 509.0, "ring"),
-        PersonalChange(1001.0, pid, 509.0, "pulse"),
-        PersonalChange(1002.0, pid, 474.5, "pulse"),
+    assert source.poll(1e9) == [  # events the wall takes and a recording keeps
+        PersonalEvent(1000.0, pid, 509.0, "ring"),
+        PersonalEvent(1001.0, pid, 509.0, "pulse"),
+        PersonalEvent(1002.0, pid, 474.5, "pulse"),
     ]
-    assert source.personal_events() == []
-    assert source.poll(1e9) == []  # not Events (yet): the engine never sees them
 
 
 def test_junk_is_rejected_counted_and_the_phone_stays_connected(opened) -> None:
@@ -423,7 +420,7 @@ def test_junk_is_rejected_counted_and_the_phone_stays_connected(opened) -> None:
     run(scenario())
     assert source.stats.malformed == len(malformed) + 1
     assert source.stats.rejected == len(rejected)
-    assert [e.emotion for e in source.poll(1e9)] == ["awe"]
+    assert [e.emotion for e in source.poll(1e9) if isinstance(e, EmotionEvent)] == ["awe"]
 
 
 def test_an_abusive_phone_is_closed_but_may_come_back(opened) -> None:
