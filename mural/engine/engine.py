@@ -27,14 +27,15 @@ from mural.events.model import MAX_NAME_LEN
 from mural.events.model import PATTERNS as EVENT_PATTERNS
 
 
-def field_shape(size: tuple[int, int]) -> tuple[int, int]:
+def field_shape(size: tuple[int, int], max_rows: int = 2160) -> tuple[int, int]:
     """(height, width) of the simulation's light fields for an output size.
 
-    Half the output resolution, between 90 and 540 rows: enough for soft light, cheap enough that
-    an hour fast-forwards in a small fraction of an hour. Heads are drawn at full resolution.
+    Half the output resolution (at least 90 rows, at most `max_rows`): a 4K still carries 4K
+    detail, and the trails of a 1080p mural cost what they always did. Heads are drawn at full
+    resolution.
     """
     width, height = size
-    fh = min(height, max(90, height // 2), 540)
+    fh = min(height, max(90, height // 2), max_rows)
     fw = max(8, round(fh * width / height))
     return fh, fw
 
@@ -60,8 +61,8 @@ class EngineConfig:
     burst_bucket: float = 40.0
     burst_refill: float = 20.0  # tokens/s: a chatty sender cannot out-shine the others
     live_half_life: float = 1.1  # seconds: trail persistence
-    memory_tau: float = 120.0  # seconds: how long the mural remembers (while alive)
-    memory_rate: float = 0.003  # per second: how fast live light paints the memory
+    memory_tau: float = 30.0  # seconds: how long the mural remembers (while alive)
+    memory_rate: float = 0.35  # per second: how fast the memory rises toward brighter light
     trail_energy: float = 0.09  # light a particle lays down, per field-height of 360 rows
     sink_rate: float = 0.9  # per second: how fast dimming light sinks into shadow memory
     vitality_up: float = 0.3  # per second: recovery ramp
@@ -73,6 +74,7 @@ class EngineConfig:
     field_every: int = 6  # steps between full passes over the light fields (memory, decay)
     max_participants: int = 256  # live participants at most; the oldest silent leave first
     max_markers: int = 1000  # markers kept (the latest); older ones are forgotten
+    max_field_rows: int = 2160  # light fields are half the output size, at most this tall
 
     @property
     def dt(self) -> float:
@@ -225,7 +227,7 @@ class Engine:
         self.dt = config.dt
         width, height = config.size
         self.aspect = width / height
-        self.field_h, self.field_w = field_shape(config.size)
+        self.field_h, self.field_w = field_shape(config.size, config.max_field_rows)
         self.step_index = 0
         self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
         self.flow = FlowField(self.aspect, config.seed)

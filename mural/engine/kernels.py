@@ -263,10 +263,15 @@ def splat_emitters(buf, coarse, active, pos, colour, light, intensity, arousal, 
         k = light[i] * (0.4 + 0.6 * intensity[i])
         if k <= 0.01:
             continue
-        radius = scale * (0.012 + 0.01 * arousal[i])
-        k *= 0.03 * boost
-        splat_glow(buf, coarse, pos[i, 0] * scale, pos[i, 1] * scale, radius,
-                   colour[i, 0] * k, colour[i, 1] * k, colour[i, 2] * k)
+        # living light: a small bright core inside a faint halo (not a wide soft disc)
+        core = scale * (0.0045 + 0.003 * arousal[i])
+        x, y = pos[i, 0] * scale, pos[i, 1] * scale
+        kc = k * 0.03 * boost
+        splat_glow(buf, coarse, x, y, core, colour[i, 0] * kc, colour[i, 1] * kc,
+                   colour[i, 2] * kc)
+        kh = k * 0.005 * boost
+        splat_glow(buf, coarse, x, y, core * 3.5, colour[i, 0] * kh, colour[i, 1] * kh,
+                   colour[i, 2] * kh)
 
 
 @njit(cache=True)
@@ -378,6 +383,7 @@ def update_light_and_memory(
             for c in range(3):
                 fields_wide[j, x, 2 + c] = chroma[j, a, c] + (chroma[j, b, c] - chroma[j, a, c]) * f
     keep_k = f32(dt / mem_tau)
+    attack = f32(1.0) - f32(np.exp(-mem_rate * dt))
     ls = f32(live_scale)
     boost = f32(recolour_boost)
     for y in prange(h):
@@ -398,13 +404,15 @@ def update_light_and_memory(
             c1 = here[k + 3]
             c2 = here[k + 4]
             keep = f32(1.0) - keep_k * v
-            paint = (mem_rate + sink_rate * (f32(1.0) - v)) * dt
+            sink = sink_rate * (f32(1.0) - v) * dt
             l0 = lrow[i] * ls
             l1 = lrow[i + 1] * ls
             l2 = lrow[i + 2] * ls
-            m0 = mrow[i] * keep + l0 * paint
-            m1 = mrow[i + 1] * keep + l1 * paint
-            m2 = mrow[i + 2] * keep + l2 * paint
+            # the memory follows the light's envelope: it rises toward brighter light (attack)
+            # and lets go only slowly, and only where the wall is alive (keep)
+            m0 = mrow[i] * keep + max(l0 - mrow[i], f32(0.0)) * attack + l0 * sink
+            m1 = mrow[i + 1] * keep + max(l1 - mrow[i + 1], f32(0.0)) * attack + l1 * sink
+            m2 = mrow[i + 2] * keep + max(l2 - mrow[i + 2], f32(0.0)) * attack + l2 * sink
             # recolour where light returns (a) and the returning light has a colour (cmax);
             # written as selects rather than branches so the loop stays on SIMD lanes
             peak = max(m0, max(m1, m2))

@@ -13,20 +13,28 @@ from numba.extending import overload
 
 from mural.engine.kernels import _coarse_at, row_of3
 
+# How much of its own hue a shadow keeps, relative to the level of the palette's cool tint: a
+# muted trace (the shadows of a joyful crowd stay faintly green), never more colourful than the
+# light it remembers.
+HUE_RESIDUE = 0.15
+
 
 @njit(cache=True, fastmath=True)
 def shade(c0, c1, c2, v, t0, t1, t2):
     """Light as displayed: where the wall's vitality v is low, light sinks into cool shadow.
 
-    Shadow keeps the light's form (its luminance) but loses its colour and most of its
-    brightness, so a blackout reads as a memory of the mural rather than a dead screen.
+    Shadow keeps the light's form (its luminance) in the palette's muted tint with a trace of
+    its own hue, so a blackout reads as a memory of the mural rather than a dead screen.
     Float32 constants keep float32 inputs in float32 (8 SIMD lanes in the tone map).
     """
     f32 = np.float32
     form = f32(0.6) * (f32(0.2126) * c0 + f32(0.7152) * c1 + f32(0.0722) * c2) + f32(0.4) * max(
         c0, max(c1, c2))
-    return (form * t0 + (c0 - form * t0) * v, form * t1 + (c1 - form * t1) * v,
-            form * t2 + (c2 - form * t2) * v)
+    q = f32(HUE_RESIDUE) * (f32(0.2126) * t0 + f32(0.7152) * t1 + f32(0.0722) * t2)
+    s0 = form * t0 + (c0 - form) * q
+    s1 = form * t1 + (c1 - form) * q
+    s2 = form * t2 + (c2 - form) * q
+    return s0 + (c0 - s0) * v, s1 + (c1 - s1) * v, s2 + (c2 - s2) * v
 
 
 ACES_FIT = (2.51, 0.03, 2.43, 0.59, 0.14)  # a, b, c, d, e of x(ax + b) / (x(cx + d) + e)

@@ -100,6 +100,10 @@ def plan_bands(size: tuple[int, int], band_budget: int = BAND_BUDGET,
     return [(r, min(height, r + band_rows)) for r in range(0, height, band_rows)]
 
 
+SOFT_LIGHT_ROWS = 540  # the soft light is blurred and graded at this resolution at most: the
+# crisp paths give a poster its detail, so its first pass costs no more than a 1080p wall's
+
+
 def tiny_size(size: tuple[int, int]) -> tuple[int, int]:
     """The smallest size with exactly the poster's aspect (as the engine computes it) and at
     least 16 rows: its particles move exactly as the poster-sized simulation's."""
@@ -132,7 +136,8 @@ class _Stepper:
 
     def __init__(self, events: Iterable[Event], size: tuple[int, int], seed: int,
                  personal: Mapping[str, Personal] | None) -> None:
-        self.engine = Engine(replace(EngineConfig(), size=tuple(size), seed=seed),
+        self.engine = Engine(replace(EngineConfig(), size=tuple(size), seed=seed,
+                                     max_field_rows=SOFT_LIGHT_ROWS),
                              personal=dict(personal or {}))
         self.timeline = Timeline(events)
 

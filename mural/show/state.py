@@ -180,7 +180,8 @@ def check_config(raw: Any, path: str | Path) -> dict[str, Any]:
                     math.isfinite(value) and value > 0):
                 raise bad(f"{name} must be a positive number, got {_excerpt(value)}")
             config[name] = float(value)
-    missing = sorted(set(_CONFIG_FIELDS) - set(config) - {"max_participants", "max_markers"})
+    missing = sorted(set(_CONFIG_FIELDS) - set(config)
+                     - {"max_participants", "max_markers", "max_field_rows"})
     if missing:
         raise bad(f"its config lacks {', '.join(missing[:5])}")
     return config

@@ -29,7 +29,10 @@ def run(events, until: float, config: EngineConfig = SMALL) -> Engine:
 
 def test_field_shape_is_half_resolution_within_bounds():
     assert field_shape((1920, 1080)) == (540, 960)
-    assert field_shape((3840, 2160)) == (540, 960)
+    assert field_shape((3840, 2160)) == (1080, 1920)  # a 4K still carries 4K detail
+    assert field_shape((7680, 4320)) == (2160, 3840)
+    assert field_shape((15360, 8640)) == (2160, 3840)  # the cap
+    assert field_shape((3840, 2160), max_rows=540) == (540, 960)
     assert field_shape((160, 90)) == (90, 160)
     assert field_shape((640, 360)) == (180, 320)
 

@@ -72,7 +72,10 @@ def _reference_field_pass(live, memory, vitality, recolour, chroma, taps, live_s
     a = np.minimum(1.0, up(recolour) * boost)[..., None]
     c = up(chroma)
     lit = live.astype(np.float64) * live_scale
-    m = memory * (1.0 - dt / mem_tau * v) + lit * (mem_rate + sink_rate * (1.0 - v)) * dt
+    attack = 1.0 - np.exp(-mem_rate * dt)  # the memory rises toward brighter light ...
+    m = (memory * (1.0 - dt / mem_tau * v) + np.maximum(lit - memory, 0.0) * attack
+         + lit * sink_rate * (1.0 - v) * dt)  # ... lets go only where alive, and takes in
+    # the light that dims
     cmax = c.max(axis=2, keepdims=True)
     take = np.where((a > 1e-5) & (cmax > 1e-4), a, 0.0)
     target = c * m.max(axis=2, keepdims=True) / np.maximum(cmax, 1e-4)

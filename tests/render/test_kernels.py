@@ -21,13 +21,21 @@ def _columns(grid: np.ndarray, taps: tuple) -> np.ndarray:
     return grid[:, x0] + (grid[:, x1] - grid[:, x0]) * wx
 
 
+def shade_reference(c: np.ndarray, v: np.ndarray, tint: np.ndarray) -> np.ndarray:
+    """kernels.shade in plain numpy: the light's form in the shadow tint, plus a trace of its
+    own hue, blended toward the light itself by vitality v."""
+    form = (0.6 * (c @ np.array([0.2126, 0.7152, 0.0722])) + 0.4 * c.max(axis=-1))[..., None]
+    q = kernels.HUE_RESIDUE * float(np.asarray(tint, np.float64) @ [0.2126, 0.7152, 0.0722])
+    dark = form * tint + (c - form) * q
+    return dark + (c - dark) * v
+
+
 def _reference_tonemap(live, ls, memory, mg, vit_wide, glow_wide, gains_wide, row_taps, shadow,
                        background, exposure, grade, lut):
     vt, at, gt = row_taps[0:3], row_taps[3:6], row_taps[6:9]
     c = live.astype(np.float64) * ls + mg * memory
     v = _rows(vit_wide.astype(np.float64), vt)[..., None]
-    form = (0.6 * (c @ np.array([0.2126, 0.7152, 0.0722])) + 0.4 * c.max(axis=2))[..., None]
-    shaded = form * shadow + (c - form * shadow) * v
+    shaded = shade_reference(c, v, shadow)
     x = (shaded + _rows(glow_wide.astype(np.float64), at)) * (grade[:3] * exposure)
     curve = np.clip(x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
     e = curve * _rows(gains_wide.astype(np.float64), gt)[..., None] + background
@@ -138,8 +146,7 @@ def test_the_half_resolution_shading_boxes_then_shades(h, w):
     box = light.reshape(oh, 2, ow, 2, 3).mean(axis=(1, 3))
     vit = np.pad(_rows(vit_wide.astype(np.float64), rows), ((0, 0), (0, 2 * ow - w)), mode="edge")
     v = vit.reshape(oh, ow, 2).mean(axis=2)[..., None]
-    form = (0.6 * (box @ np.array([0.2126, 0.7152, 0.0722])) + 0.4 * box.max(axis=2))[..., None]
-    expected = form * shadow + (box - form * shadow) * v
+    expected = shade_reference(box, v, shadow)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -193,7 +200,10 @@ def test_shading_keeps_the_form_and_sinks_into_the_shadow_tint():
     np.testing.assert_allclose(lit, (0.2, 0.8, 0.3), rtol=1e-6)  # full vitality: the light
     dark = kernels.shade(f32(0.2), f32(0.8), f32(0.3), f32(0.0), f32(0.1), f32(0.2), f32(0.4))
     form = 0.6 * (0.2126 * 0.2 + 0.7152 * 0.8 + 0.0722 * 0.3) + 0.4 * 0.8
-    np.testing.assert_allclose(dark, (form * 0.1, form * 0.2, form * 0.4), rtol=1e-6)
+    q = kernels.HUE_RESIDUE * (0.2126 * 0.1 + 0.7152 * 0.2 + 0.0722 * 0.4)
+    expected = [form * t + (c - form) * q for c, t in ((0.2, 0.1), (0.8, 0.2), (0.3, 0.4))]
+    np.testing.assert_allclose(dark, expected, rtol=1e-5)  # the tint, a trace of its own hue
+    assert dark[1] / dark[2] > 0.2 / 0.4  # the green light keeps a little of its green
 
 
 @pytest.mark.parametrize("src, dst", [(960, 1920), (540, 1080), (25, 768), (7, 13), (90, 160)])
