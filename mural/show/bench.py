@@ -83,12 +83,11 @@ def revive(mural: Wall, rng: np.random.Generator) -> None:
     engine = mural.engine
     dead = np.flatnonzero(engine.age >= engine.life)
     if dead.size:
-        engine.pos[dead, 0] = rng.uniform(0, engine.aspect, dead.size)
-        engine.pos[dead, 1] = rng.uniform(0, 1, dead.size)
-        engine.prev[dead] = engine.pos[dead]
-        engine.vel[dead] = 0.0
-        engine.age[dead] = 1.0
-        engine.life[dead] = 1e9
+        where = np.column_stack([rng.uniform(0, engine.aspect, dead.size),
+                                 rng.uniform(0, 1, dead.size)])
+        engine.seed_particles(where, engine.speed[dead], np.ones(dead.size),
+                              np.full(dead.size, 1e9), engine.pidx[dead], engine.colour[dead],
+                              slots=dead)
 
 
 def run_bench(
