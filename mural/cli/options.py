@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from mural.render.palette import DEFAULT_PALETTE
 from mural.session.values import MAX_SIDE, parse_size, parse_time  # noqa: F401
 
 
@@ -86,7 +87,7 @@ def size_option(default: str = "1920x1080"):
 
 
 def palette_option(func):
-    return click.option("--palette", default="abyss", show_default=True,
+    return click.option("--palette", default=DEFAULT_PALETTE, show_default=True,
                         help="Palette name (abyss, ember, lagoon) or a palette .toml file.")(func)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from mural.engine.engine import Personal
 from mural.events import Event
 from mural.events.errors import MuralError
+from mural.render.palette import DEFAULT_PALETTE
 from mural.session.toml import FileProblem, TomlLines
 from mural.sources import is_live
 
@@ -44,7 +45,7 @@ class MuralSettings:
     size: tuple[int, int] = DEFAULT_SIZE
     fps: float = DEFAULT_FPS
     seed: int = 0
-    palette: str = "abyss"  # a name, or a resolved path to a palette file
+    palette: str = DEFAULT_PALETTE  # a name, or a resolved path to a palette file
 
 
 @dataclass(frozen=True)

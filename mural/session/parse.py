@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mural.render.palette import DEFAULT_PALETTE
 from mural.session.model import (
     CUE_ACTIONS,
     CUE_KEYS,
@@ -144,7 +145,7 @@ def parse_session(path: str | Path) -> tuple[Session | None, list[FileProblem]]:
     palette = r.value("mural", 0, raw_mural, "palette", "text")
     settings = MuralSettings(
         size=size or DEFAULT_SIZE, fps=float(fps or DEFAULT_FPS), seed=seed or 0,
-        palette=r.palette(palette) if palette else "abyss",
+        palette=r.palette(palette) if palette else DEFAULT_PALETTE,
     )
 
     sources = []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mural.render.palette import DEFAULT_PALETTE
 from mural.show.palettes import assets_dir
 from mural.show.provenance import provenance
 from mural.sinks.png import save_png
@@ -65,7 +66,7 @@ def render_demo(
 
     def keep_still(index: int, t: float, frame: np.ndarray) -> None:
         if index == still_index:
-            save_png(still, frame, provenance(source=source, seed=0, palette="abyss",
+            save_png(still, frame, provenance(source=source, seed=0, palette=DEFAULT_PALETTE,
                                               size=VIDEO_SIZE, time=t))
 
     result = export_video(

@@ -34,7 +34,7 @@ from mural.engine.timeline import Timeline
 from mural.events import Event
 from mural.events.errors import MuralError
 from mural.render import poster
-from mural.render.palette import PaletteSchedule
+from mural.render.palette import DEFAULT_PALETTE, PaletteSchedule
 from mural.render.poster import LUMA, ExposureLook
 from mural.show.palettes import Palette, load_palette
 from mural.sinks.png import save_png
@@ -166,7 +166,7 @@ def render_exposure(
     end: float | None = None,
     size: tuple[int, int] = DEFAULT_POSTER,
     seed: int = 0,
-    palette: Palette | str = "abyss",
+    palette: Palette | str = DEFAULT_PALETTE,
     palette_changes: Sequence[PaletteChange] = (),
     personal: Mapping[str, Personal] | None = None,
     look: ExposureLook | None = None,

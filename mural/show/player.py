@@ -55,6 +55,7 @@ import numpy as np
 from mural._version import __version__
 from mural.engine.engine import Personal
 from mural.events import EmotionEvent, Event, SignalEvent, event_from_dict
+from mural.render.palette import DEFAULT_PALETTE
 from mural.safety.guard import SafetyConfig
 from mural.show.autosave import AUTOSAVE_EVERY, Autosaver
 from mural.show.feed import SourceSet
@@ -106,7 +107,7 @@ class PlayerConfig:
 
     size: tuple[int, int] | None = None
     fps: float = 60.0
-    palette: str | Palette = "abyss"
+    palette: str | Palette = DEFAULT_PALETTE
     seed: int = 0
     speed: float = 1.0
     loop: bool = False
