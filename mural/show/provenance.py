@@ -27,7 +27,7 @@ def provenance(
     width, height = size
     meta = {
         "Software": f"Lumina Mural {__version__}",
-        "mural:source": source,
+        "mural:source": _text(source),
         "mural:seed": str(seed),
         "mural:palette": palette,
         "mural:size": f"{width}x{height}",
@@ -46,7 +46,10 @@ def merged(base: Mapping[str, str], more: Mapping[str, object] | None) -> dict[s
 
 
 def _text(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A value as metadata text: numbers short, and a file name that is not UTF-8 (bytes the
+    file system allowed) shown with replacement characters instead of failing the write."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 __all__ = ["merged", "provenance"]

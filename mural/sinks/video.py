@@ -239,7 +239,10 @@ class VideoWriter:
     def _raise_worker_error(self) -> None:
         if self._error is not None and not self._error_reported:
             self._error_reported = True
-            raise self._error
+            error = self._error
+            if isinstance(error, OSError) and error.filename is None and error.strerror:
+                raise OSError(error.errno, error.strerror, str(self.path)) from error
+            raise error
         if self._error is not None:
             raise RuntimeError(f"the {self.kind} encoder for {self.path} already failed")
 

@@ -63,3 +63,19 @@ def test_sigterm_keeps_a_playable_file_under_the_real_name(tmp_path):
     assert probe_video(out)["frames"] > 0
     assert [p.name for p in tmp_path.iterdir()] == ["term.mp4"]
     assert Path(out).stat().st_size > 0
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import mural.sinks.video as video
+
+    def full(self, frame):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(video._FfmpegBackend, "encode", full)
+    out = tmp_path / "full.mp4"
+    result = run("-o", str(out), "--size", "64x36", "--end", "2", "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{out}: No space left on device" in result.output
+    assert list(tmp_path.iterdir()) == []
