@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from mural.events import Header, Stream, write_stream
+from mural.events import Header, Stream, StreamError, write_stream
 from mural.events.errors import MuralError
 
 
@@ -40,6 +40,14 @@ def atomic_path(path: str | Path, *, force: bool = False) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:  # named after the file asked for, not its temporary twin
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
+    except StreamError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OutputError(str(exc).replace(str(tmp), str(target))) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

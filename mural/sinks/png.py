@@ -40,6 +40,10 @@ def save_png(
         Image.fromarray(frame, "RGB").save(tmp, format="PNG", pnginfo=info,
                                            compress_level=compress_level)
         tmp.replace(path)
+    except OSError as exc:  # named after the file asked for, not its temporary twin
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     except BaseException:
         with contextlib.suppress(OSError):  # the first error is the one to report
             tmp.unlink(missing_ok=True)

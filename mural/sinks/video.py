@@ -290,6 +290,8 @@ def _claim_temp_name(target: Path) -> Path:
             return tmp
         except FileExistsError:
             continue
+        except OSError as exc:  # a read-only folder, a full disk: say so of the target
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
 
 
 def _prepare_frames_dir(folder: Path, force: bool) -> None:
