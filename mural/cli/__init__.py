@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "inspect",
     "check_flashes",
     "video",
+    "checkpoint",
     "play",
     "demo",
     "run",

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mural.cli.options import SIZE, TIME, friendly
+from mural.cli.video import farm_from_flags, farm_options
 
 
 @click.command("run")
@@ -28,16 +29,20 @@ from mural.cli.options import SIZE, TIME, friendly
 @click.option("--display", type=click.IntRange(min=0), default=0, show_default=True,
               help="Live sessions: which display.")
 @click.option("--hud", is_flag=True, help="Live sessions: start with the HUD shown.")
+@farm_options
 @friendly
 def command(session, size, poster_size, seed, fps, palette, until, force, quiet, strict,
-            fullscreen, display, hud) -> None:
+            fullscreen, display, hud, workers, scheduler, resume, segment) -> None:
     """Run SESSION.toml: check everything first, then render every output.
 
     Nothing is rendered when any problem is found (each is listed with its line; exit 1).
     With recordings and sim: sources, outputs are rendered offline, frame-exactly, cues at
     their exact frame times. With a live source (osc://, ws://, -) the show plays in a window
     with its cues, and the outputs are rendered from what was played when it ends.
+    --workers N / --scheduler ADDRESS render the .mp4 videos and frame folders on a Dask
+    render farm, as `mural video` does.
     """
+    farm = farm_from_flags(workers, scheduler, resume, segment)
     from mural.session import Overrides, check_session, play_plan, render_plan
 
     overrides = Overrides(size=size, seed=seed, fps=fps, palette=palette,
@@ -60,6 +65,6 @@ def command(session, size, poster_size, seed, fps, palette, until, force, quiet,
         except DisplayUnavailable as exc:
             raise click.ClickException(f"cannot open a window: {exc}") from None
     else:
-        result = render_plan(plan, force=force, quiet=quiet, echo=click.echo)
+        result = render_plan(plan, force=force, quiet=quiet, echo=click.echo, farm=farm)
     click.echo(f"session done: {len(result.written)} output(s) written"
                + (f", {len(result.skipped)} skipped" if result.skipped else ""))

@@ -35,10 +35,13 @@ from mural.sources.offline import load_offline
 @strict_option
 @unsafe_option
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
+@click.option("--checkpoints", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A folder from `mural checkpoint` (same size, seed, palette): start from the "
+                   "latest checkpoint at or before --at; the same pixels, in seconds.")
 @click.pass_context
 @friendly
 def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsafe,
-            force) -> None:
+            force, checkpoints) -> None:
     """Render the mural at one moment of SOURCE as a PNG.
 
     The simulation fast-forwards to the moment without compositing the frames on the way,
@@ -46,11 +49,15 @@ def command(ctx, source, at, exposure, output, size, seed, palette, strict, unsa
     """
     if (at is None) == (exposure is None):
         raise click.UsageError("give either --at TIME or --exposure START:END")
+    if exposure is not None and checkpoints is not None:
+        raise click.UsageError("--checkpoints serves --at stills (an exposure sees the whole "
+                               "span)")
     if exposure is not None:
         _exposure(ctx, source, exposure, output, size, seed, palette, strict, force)
         return
     render_still(source, at, output, size=size, seed=seed, palette=palette, strict=strict,
-                 safety=safety_from_flag(unsafe), force=force, on_problem=warn_problem)
+                 safety=safety_from_flag(unsafe), force=force, on_problem=warn_problem,
+                 checkpoints=checkpoints)
     click.echo(f"wrote {output} ({size[0]}x{size[1]}, t={at:g}s, seed {seed}, palette {palette})")
 
 

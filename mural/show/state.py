@@ -3,15 +3,22 @@
 An installation that loses power must come back with the wall as it was. The state is a `.npz`
 archive (numpy arrays only, no pickles) plus one JSON entry for scalars and names; it is written
 to a temporary file, fsynced and renamed, so a crash mid-save leaves the previous state intact.
+
+Version 2 holds everything a frame depends on (engine, safety limiter, the palette schedule with
+its crossfades, personal colours, the stream cursor) and an identity (the stream's fingerprint,
+seed, size, engine config), so a checkpoint can be checked against the export it should serve.
+Version 1 files (resume files written before) still load; any other version is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -19,10 +26,27 @@ from typing import Any
 import numpy as np
 
 from mural.engine.engine import Engine, EngineConfig
+from mural.events import MarkerEvent
 from mural.events.errors import MuralError
 
 FORMAT = "lumina-mural-state"
-VERSION = 1
+VERSION = 2  # 2: + the palette schedule, personal colours, the stream cursor and an identity
+SUPPORTED_VERSIONS = (1, 2)  # version 1 files (resume files of before) still load
+
+ENGINE_ARRAYS = (
+    "pos", "prev", "vel", "colour", "age", "life", "speed", "buoy", "pidx", "live", "memory",
+    "vitality", "depth", "recolour", "chroma", "chroma_w", "live_coarse", "_coarse_scaled",
+)
+PARTICIPANT_ARRAYS = (
+    "pos", "target", "home", "colour", "target_colour", "intensity", "valence", "arousal",
+    "last_seen", "own_level", "own_level_t", "presence", "health", "heart_rate", "emit_acc",
+    "tokens", "pending_burst", "phase", "light", "emitted", "pattern",
+)
+ENGINE_SCALARS = (
+    "step_index", "_cursor", "network_level", "network_level_t", "network_smoothed", "ceiling",
+    "events_applied", "_live_n",
+)
+
 
 class StateError(MuralError):
     """A state file that cannot be used: missing, partial, corrupt or from another mural."""
@@ -107,9 +131,12 @@ def read_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             meta = json.loads(bytes(archive["__meta__"]).decode())
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 raise StateError(f"{path} is not a Lumina Mural state file")
-            if meta.get("version") != VERSION:
-                raise StateError(f"{path}: state version {meta.get('version')!r} is not "
-                                 "supported")
+            version = meta.get("version")
+            if type(version) is not int or version not in SUPPORTED_VERSIONS:
+                raise StateError(f"{path}: state version {_excerpt(version)} is not supported "
+                                 f"(this Lumina Mural reads versions "
+                                 f"{', '.join(map(str, SUPPORTED_VERSIONS))}; make the state "
+                                 "or checkpoint again with this version)")
             config = check_config(meta.get("config"), path)
             raw = meta.get("state")
             if not isinstance(raw, dict):
@@ -124,6 +151,7 @@ def read_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise StateError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                          f"{_excerpt(str(exc))}); the previous autosave may still be "
                          "intact") from None
+    state["format_version"] = version
     check_state(state, path)
     return config, state
 
@@ -149,6 +177,8 @@ def _check_array_sizes(path: Path) -> None:
 
 
 _CONFIG_FIELDS = {f.name: f for f in fields(EngineConfig)}
+# Config fields newer than the first state files: a file without them gets the default.
+_CONFIG_ADDED_LATER = {"max_participants", "max_markers", "max_field_rows"}
 
 
 def check_config(raw: Any, path: str | Path) -> dict[str, Any]:
@@ -180,8 +210,7 @@ def check_config(raw: Any, path: str | Path) -> dict[str, Any]:
                     math.isfinite(value) and value > 0):
                 raise bad(f"{name} must be a positive number, got {_excerpt(value)}")
             config[name] = float(value)
-    missing = sorted(set(_CONFIG_FIELDS) - set(config)
-                     - {"max_participants", "max_markers", "max_field_rows"})
+    missing = sorted(set(_CONFIG_FIELDS) - set(config) - _CONFIG_ADDED_LATER)
     if missing:
         raise bad(f"its config lacks {', '.join(missing[:5])}")
     return config
@@ -202,6 +231,62 @@ def check_state(state: dict[str, Any], path: str | Path) -> None:
         raise bad("palette must be a name")
     if not isinstance(state.get("extra", {}), dict):
         raise bad("extra must be a table")
+    if state.get("format_version", 1) < 2:
+        return
+    # version 2: the palette schedule, personal colours, the cursor and the identity
+    grades = state.get("grades")
+    if not (isinstance(grades, dict) and isinstance(grades.get("base"), dict)
+            and isinstance(grades.get("changes"), list)):
+        raise bad("the palette schedule must be a table with a base palette and changes")
+    for change in grades["changes"]:
+        if not (isinstance(change, list) and len(change) == 3 and _finite(change[0])
+                and isinstance(change[1], dict) and _finite(change[2])):
+            raise bad(f"a palette change must be [time, palette, fade], got {_excerpt(change)}")
+    personal = state.get("personal")
+    if not isinstance(personal, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in personal.items()):
+        raise bad("personal colours must be a table of tables")
+    cursor = state.get("cursor")
+    if type(cursor) is not int or cursor < 0:
+        raise bad(f"the stream cursor must be a whole number >= 0, got {_excerpt(cursor)}")
+    identity = state.get("identity")
+    if not isinstance(identity, dict):
+        raise bad("identity must be a table")
+    stream = identity.get("stream")
+    if not (isinstance(stream, str) and type(identity.get("events")) is int):
+        raise bad("identity must name the stream's fingerprint and its number of events")
+
+
+def _finite(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value))
+
+
+# -- identity: which stream a state was made from -----------------------------------------------
+
+def canonical_line(event: Any) -> str:
+    """One event as canonical JSON: its type and fields, keys sorted, floats by repr (exact)."""
+    return json.dumps({"type": event.type, **event.to_dict()}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def stream_fingerprint(events: Iterable[Any]) -> tuple[str, int]:
+    """(blake2b-128 hex of the events' canonical JSON lines, how many events): the same
+    events in the same order, whatever file or source they came from, give the same print."""
+    digest = hashlib.blake2b(digest_size=16)
+    count = 0
+    for event in events:
+        digest.update(canonical_line(event).encode("utf-8"))
+        digest.update(b"\n")
+        count += 1
+    return digest.hexdigest(), count
+
+
+def value_fingerprint(value: Any) -> str:
+    """blake2b-128 hex of a JSON-able value (keys sorted): for palettes, cues, settings."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _excerpt(value: Any, limit: int = 60) -> str:

@@ -13,9 +13,9 @@ from mural.events import Event, Problem
 from mural.events.errors import MuralError
 from mural.render.palette import Palette
 from mural.safety.guard import SafetyConfig
+from mural.show.checkpoint import wall_at
 from mural.show.palettes import load_palette
 from mural.show.provenance import merged, provenance
-from mural.show.wall import Wall
 from mural.sinks.png import save_png
 from mural.sources.offline import load_offline
 
@@ -39,12 +39,16 @@ def render_still(
     source_name: str | None = None,
     metadata: Mapping[str, object] | None = None,
     on_problem: Callable[[Problem], None] | None = None,
+    checkpoints: str | Path | None = None,
 ) -> np.ndarray:
     """The frame at `at` seconds of SOURCE (a SOURCE string or events), HxWx3 uint8; written
     as a PNG with its provenance when `output` is given.
 
-    The wall fast-forwards to the moment without compositing on the way. An existing output
-    is refused unless `force` (FileExistsError), checked before any work is done.
+    The wall fast-forwards to the moment without compositing on the way; with `checkpoints`
+    (a folder from `mural checkpoint`) it starts from the latest checkpoint at or before the
+    moment, so a still at minute 200 costs seconds, and the pixels are the same bit for bit
+    (CheckpointError for a folder made for another stream, seed, size, palette ...).
+    An existing output is refused unless `force` (FileExistsError), checked before any work.
     """
     if not (math.isfinite(at) and at >= 0):
         raise StillError(f"a still needs a moment >= 0 s, got {at!r}")
@@ -56,7 +60,8 @@ def render_still(
         name = source_name or source
     else:
         events, name = list(source), source_name or "api"
-    wall = Wall(events, size=size, seed=seed, palette=pal, safety=safety, personal=personal)
+    wall, _ = wall_at(checkpoints, at, events, size=size, seed=seed, palette=pal,
+                      personal=personal, safety=safety)
     frame = wall.frame_at(at)
     if output is not None:
         save_png(output, frame, merged(provenance(

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from mural.events import Event, Problem
 from mural.events.errors import MuralError
 from mural.render.palette import Palette
 from mural.safety.guard import SafetyConfig
+from mural.show.checkpoint import wall_at
 from mural.show.palettes import load_palette
 from mural.show.provenance import merged, provenance
 from mural.show.wall import Wall
@@ -50,6 +52,8 @@ MIN_SPEED, MAX_SPEED = 1 / 16, 1024.0
 MAX_VIDEO_SECONDS = 24 * 3600.0  # one output holds at most a day of footage
 
 FrameHook = Callable[[int, float, np.ndarray], None]
+# (job, size, fps, metadata) -> a writer: write(frame), frames_written, output_size, fps, `with`
+OpenWriter = Callable[..., Any]
 
 
 class ExportError(MuralError, ValueError):
@@ -176,14 +180,36 @@ class VideoJob:
     crf: int = 20
     holds: tuple[tuple[float, float], ...] = ()
     metadata: Mapping[str, object] | None = None
+    segment: tuple[int, int] | None = None  # render only frames [k0, k1) (a farm segment)
 
     @property
     def frames(self) -> int:
+        """Frames of the whole video (a segment's job included)."""
         return frame_count(self.start, self.end, self.fps, self.speed)
 
     def held_frames(self, t: float) -> int:
         """Frames a hold of `t` seconds lasts at this rate (at least one)."""
         return max(1, math.floor(Fraction(str(t)) * as_fraction(self.fps) + Fraction(1, 2)))
+
+    def frame_range(self) -> tuple[int, int]:
+        """The frames [k0, k1) this job renders: all of them, or its segment's."""
+        return self.segment if self.segment is not None else (0, self.frames)
+
+    def owned_holds(self) -> list[tuple[float, float]]:
+        """The holds (time, seconds) this job writes, in time order: a hold at `at` is written
+        just before the first frame at or after `at` (after the last frame when none is), so
+        it belongs to the segment holding that frame."""
+        k0, k1 = self.frame_range()
+        holds = sorted((float(t), s) for t, s in self.holds if self.start <= t < self.end)
+        after = frame_time(self.start, k0 - 1, self.fps, self.speed) if k0 > 0 else -math.inf
+        upto = (frame_time(self.start, k1 - 1, self.fps, self.speed) if k1 < self.frames
+                else math.inf)
+        return [(t, s) for t, s in holds if after < t <= upto]
+
+    def written_frames(self) -> int:
+        """Frames this job writes: its frames and the repeats of its holds."""
+        k0, k1 = self.frame_range()
+        return k1 - k0 + sum(self.held_frames(s) for _, s in self.owned_holds())
 
     def check(self, size: tuple[int, int]) -> None:
         """ExportError for a video that cannot be made (bad rate, empty or endless span)."""
@@ -248,9 +274,9 @@ def _moments(videos: Sequence[VideoJob], stills: Sequence[StillJob],
     """Every moment of the span in time order, generated lazily: (t, kind, order, what)."""
 
     def frames(index: int, job: VideoJob) -> Iterator[tuple[float, int, int, object]]:
-        holds = sorted((float(t), seconds) for t, seconds in job.holds
-                       if job.start <= t < job.end)
-        for k in range(job.frames):
+        holds = job.owned_holds()
+        first, stop = job.frame_range()
+        for k in range(first, stop):
             t = frame_time(job.start, k, job.fps, job.speed)
             while holds and holds[0][0] <= t:
                 at, seconds = holds.pop(0)
@@ -292,6 +318,7 @@ def render_span(
     label: str = "",
     say: Callable[[str], None] = lambda line: None,
     frame_hook: FrameHook | None = None,
+    open_writer: OpenWriter | None = None,
 ) -> SpanResult:
     """Render every video frame, still and palette cue of a span in time order on one wall.
 
@@ -299,6 +326,8 @@ def render_span(
     Raises ExportInterrupted (a KeyboardInterrupt) on Ctrl-C after keeping what was rendered
     (a playable, shorter file); ExportError before anything is written for a job that cannot
     work; FileExistsError for existing outputs unless `force`.
+    `open_writer(job, size, fps, metadata)` replaces the VideoWriter of each video (the render
+    farm's segment encoders); a job with a `segment` renders only those frames.
     """
     size = wall.compositor.size
     for job in videos:
@@ -307,8 +336,7 @@ def render_span(
         if Path(still.target).exists() and not force:
             raise FileExistsError(f"{still.target} exists (use --force to overwrite)")
     result = SpanResult()
-    total = sum(job.frames + sum(job.held_frames(s) for t, s in job.holds
-                                 if job.start <= t < job.end) for job in videos) + len(stills)
+    total = sum(job.written_frames() for job in videos) + len(stills)
     limiter = wall.guard.config.enabled
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -319,9 +347,12 @@ def render_span(
                                      fps=f"{float(as_fraction(job.fps)):g}", start=job.start,
                                      end=job.end, speed=job.speed if job.speed != 1 else None),
                           job.metadata)
-            writers.append(stack.enter_context(VideoWriter(
-                job.target, size, as_fraction(job.fps), crf=job.crf, force=force,
-                preset=preset_for(size), metadata=meta)))
+            if open_writer is not None:
+                writer = open_writer(job, size, as_fraction(job.fps), meta)
+            else:
+                writer = VideoWriter(job.target, size, as_fraction(job.fps), crf=job.crf,
+                                     force=force, preset=preset_for(size), metadata=meta)
+            writers.append(stack.enter_context(writer))
 
         def keep(interrupted: bool) -> SpanResult:
             result.videos = [(job, w.frames_written, w.output_size, w.fps)
@@ -432,14 +463,19 @@ def export_video(
     on_problem: Callable[[Problem], None] | None = None,
     frame_hook: FrameHook | None = None,
     source_name: str | None = None,
+    checkpoints: str | Path | None = None,
 ) -> ExportResult:
     """Render SOURCE (a SOURCE string, or events) from `start` to `end` (default: its last
     event) into `output`: one video through `render_span`.
 
     `speed` > 1 makes a time-lapse: each second of video covers `speed` seconds of SOURCE.
+    `checkpoints` (a folder from `mural checkpoint`) starts from the latest checkpoint at or
+    before `start` instead of simulating from 0: the same frames, bit for bit (CheckpointError
+    for a folder made for another stream, seed, size, palette ...).
     Raises ExportInterrupted (a KeyboardInterrupt) on Ctrl-C after keeping what was rendered;
     SourceError for live or unreadable sources; FileExistsError unless `force`.
     `frame_hook(index, t, frame)` sees every frame before it is queued (the buffer is reused).
+    The render farm (`--workers`, `--scheduler`) is mural.show.farm.farm_export.
     """
     _kind(str(output))
     check_rate(fps, speed)
@@ -457,9 +493,13 @@ def export_video(
     except ExportError as exc:
         hint = " (the stream ends there; give --end)" if end is None and job.frames < 1 else ""
         raise ExportError(f"{exc}{hint}") from None
-    wall = Wall(events, size=size, seed=seed, palette=pal, safety=safety, personal=personal)
+    began = time.perf_counter()
+    wall, _ = wall_at(checkpoints, start, events, size=size, seed=seed, palette=pal,
+                      personal=personal, safety=safety)
+    restored = time.perf_counter() - began
     span = render_span(wall, videos=[job], source=name, force=force, quiet=quiet,
                        label=Path(output).name, frame_hook=frame_hook)
+    span.seek_seconds += restored
     return _span_export(span, [job])
 
 

@@ -8,14 +8,13 @@ mural.render.palette.PaletteSchedule, as in the long exposure.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 
-from mural.engine.engine import Engine, EngineConfig, Personal
+from mural.engine.engine import PATTERNS, Engine, EngineConfig, Personal
 from mural.engine.timeline import EventsView, Timeline
 from mural.events import Event
 from mural.render.compositor import Compositor
@@ -97,8 +96,8 @@ class Wall:
         """Add events (live input); each lands at the first step not yet simulated."""
         self.timeline.push(events)
 
-    # The timeline's cursor under its old private names, for from_state (which sets `_next`
-    # to bisect_left(_times, t)); new code uses self.timeline.seek_to(t).
+    # The timeline's cursor under its old private names (older callers and tests); new code
+    # uses self.timeline.seek_to(t), as from_state does.
     @property
     def _times(self) -> Sequence[float]:
         return self.timeline.times
@@ -112,18 +111,32 @@ class Wall:
         times = self.timeline.times
         self.timeline.seek_to(times[index] if index < len(times) else math.inf)
 
-    def save_state(self, path, extra: dict | None = None):
-        """Write the whole mural (engine, safety, time) atomically to `path` (.npz).
+    def save_state(self, path, extra: dict | None = None, *,
+                   fingerprint: tuple[str, int] | None = None):
+        """Write the whole mural atomically to `path` (.npz, state format version 2):
+        everything a frame depends on (engine, safety limiter history, the palette schedule
+        with its crossfades, personal colours, the time and the stream cursor) and what it was
+        made from (the stream's fingerprint, seed, size, engine config).
 
         `extra` holds what the caller needs to resume around it (sources' positions, speed).
+        `fingerprint` is `state.stream_fingerprint(self.events)` when the caller has it.
         """
-        from mural.show.state import engine_state, write_state
+        from mural.show.state import engine_state, stream_fingerprint, write_state
 
+        stream, count = fingerprint or stream_fingerprint(self.timeline.events)
         state = {
             "engine": engine_state(self.engine),
             "guard": self.guard.state_dict(),
             "time": self.time,
             "palette": self.palette.name,
+            "grades": {
+                "base": asdict(self.grades.base),
+                "changes": [[t, asdict(p), fade] for t, p, fade in self.grades.changes],
+            },
+            "personal": {pid: _personal_dict(mine) for pid, mine in self.personal.items()},
+            "cursor": self.timeline.position,
+            "identity": {"stream": stream, "events": count, "seed": self.config.seed,
+                         "size": list(self.config.size)},
             "extra": extra or {},
         }
         return write_state(path, self.config, state)
@@ -136,19 +149,33 @@ class Wall:
         *,
         palette: Palette | str | None = None,
         safety: SafetyConfig | None = None,
+        personal: Mapping[str, Personal] | None = None,
     ) -> Wall:
         """Resume a saved mural; events before its time count as already applied.
 
+        From a version 2 state the palette schedule (crossfades included) and personal colours
+        come back as they were, so frames rendered on are bit-identical to those of the wall
+        that was saved; `palette` or `personal`, when given, replace them. A version 1 state
+        (no schedule) takes `palette` or the palette it names.
         Raises mural.show.state.StateError for a missing, partial or corrupt file.
         """
         from mural.show.state import StateError, load_engine_state, read_state
 
         config_dict, state = read_state(path)
+        version = state["format_version"]
         try:
             config_dict = {**config_dict, "size": tuple(config_dict["size"])}
             config = EngineConfig(**config_dict)
-            mural = cls(events, size=config.size, seed=config.seed,
-                        palette=palette or state.get("palette"), config=config, safety=safety)
+            grades = mine = None
+            if version >= 2:
+                grades = _schedule_from(state["grades"], path)
+                mine = {pid: _personal_from(value, f"{path}: personal colour of {pid!r}")
+                        for pid, value in state["personal"].items()}
+            if personal is not None:
+                mine = personal
+            start = palette or (grades.base if grades is not None else state.get("palette"))
+            mural = cls(events, size=config.size, seed=config.seed, palette=start,
+                        config=config, safety=safety, personal=mine)
             load_engine_state(mural.engine, state["engine"])
             mural.guard.load_state_dict(state["guard"])
         except StateError:
@@ -156,8 +183,25 @@ class Wall:
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"{path} does not hold a usable mural state ({exc})") from None
         mural.time = float(state["time"])
-        mural._next = bisect.bisect_left(mural._times, mural.engine.t)
+        if mural.time + 1e-9 < mural.engine.t or mural.engine.steps_until(mural.time) > 0:
+            raise StateError(f"{path} does not hold a usable mural state (its time "
+                             f"{mural.time:g}s is not the engine's, {mural.engine.t:g}s)")
+        # The boundary apply_due uses: engine.t (step_index * dt) can be one bit off it.
+        mural.timeline.seek_to(mural.engine.step_index / mural.config.sim_hz)
+        if version >= 2:
+            if palette is None:
+                mural.grades = grades
+            shown = mural.grades.palette_at(mural.time)
+            mural.compositor.set_palette(shown)
+            mural._graded = shown
+            held = state["identity"]["events"]
+            if held == len(mural.timeline) and state["cursor"] != mural.timeline.position:
+                raise StateError(
+                    f"{path}: the state had applied {state['cursor']} events of its stream, "
+                    f"but {mural.timeline.position} of these events come before its time "
+                    f"({mural.time:g}s): it was made from another stream")
         mural.resume_extra = dict(state.get("extra") or {})
+        mural.resume_identity = dict(state.get("identity") or {})  # what it was made from
         return mural
 
     def forget_applied(self) -> None:
@@ -210,3 +254,41 @@ class Wall:
         """Advance to t and return a copy of the frame there."""
         self.advance_to(t)
         return self.render().copy()
+
+
+def _personal_dict(mine: Personal) -> dict:
+    return {"colour": None if mine.colour is None else [float(c) for c in mine.colour],
+            "pattern": mine.pattern, "name": mine.name, "weight": float(mine.weight)}
+
+
+def _personal_from(value: object, where: str) -> Personal:
+    """A Personal from its saved table; ValueError names what is wrong."""
+    if not isinstance(value, dict) or set(value) != {"colour", "pattern", "name", "weight"}:
+        raise ValueError(f"{where} must be a table of colour, pattern, name and weight")
+    colour, pattern, name, weight = (value[k] for k in ("colour", "pattern", "name", "weight"))
+    if colour is not None and not (
+            isinstance(colour, list) and len(colour) == 3 and all(
+                isinstance(c, int | float) and not isinstance(c, bool) and 0.0 <= c <= 1.0
+                for c in colour)):
+        raise ValueError(f"{where}: colour must be three numbers 0..1, got {colour!r}")
+    if pattern not in PATTERNS:
+        raise ValueError(f"{where}: unknown pattern {pattern!r}")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"{where}: name must be text")
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        raise ValueError(f"{where}: weight must be a number 0..1, got {weight!r}")
+    return Personal(colour=None if colour is None else tuple(float(c) for c in colour),
+                    pattern=pattern, name=name, weight=float(weight))
+
+
+def _schedule_from(raw: dict, path: object) -> PaletteSchedule:
+    """The saved palette schedule (base + timed crossfades), every palette checked."""
+    from mural.render.palette import PaletteError, palette_from_dict
+
+    try:
+        base = palette_from_dict(dict(raw["base"]), f"{path}: palette schedule")
+        changes = [(float(t), palette_from_dict(dict(p), f"{path}: palette change"),
+                    float(fade)) for t, p, fade in raw["changes"]]
+    except PaletteError as exc:
+        raise ValueError(str(exc)) from None
+    return PaletteSchedule(base, changes)

@@ -123,3 +123,37 @@ def test_the_limiter_state_is_recorded_and_switching_it_off_is_loud(tmp_path):
     assert "WARNING" in unsafe.output
     meta = read_png_metadata(tmp_path / "unsafe" / "frame_000000.png")
     assert meta["mural:flash-limiter"] == "OFF"
+
+
+def test_farm_flags_are_checked_before_anything_renders(tmp_path):
+    both = run(FESTIVAL, "-o", str(tmp_path / "x.mp4"), *TINY, "--end", "6", "--workers", "2",
+               "--scheduler", "tcp://127.0.0.1:1")
+    assert both.exit_code == 2 and "not both" in both.output
+    alone = run(FESTIVAL, "-o", str(tmp_path / "x.mp4"), *TINY, "--end", "6", "--resume")
+    assert alone.exit_code == 2 and "--workers or --scheduler" in alone.output
+    gif = run(FESTIVAL, "-o", str(tmp_path / "x.gif"), *TINY, "--end", "6", "--workers", "2")
+    assert gif.exit_code == 1 and ".mp4 files and PNG frame folders" in gif.output
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "x.gif").exists()
+
+
+def test_workers_without_dask_name_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were missing
+    result = run(FESTIVAL, "-o", str(tmp_path / "x.mp4"), *TINY, "--end", "6", "--workers", "2")
+    assert result.exit_code == 1
+    assert "pip install 'lumina-mural[farm]'" in result.output and "Traceback" not in result.output
+
+
+def test_a_farm_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    from mural.show import farm
+    from mural.show.video import ExportResult
+
+    def interrupted(*args, **kwargs):
+        kept = ExportResult(tmp_path / ".x.mp4.farm", "mp4", 10, (64, 36), 10, 5, 8, 0, 1, True)
+        raise farm.FarmInterrupted(kept, "2 of 3 segments are kept; run it again with --resume")
+
+    monkeypatch.setattr(farm, "farm_export", interrupted)
+    result = run(FESTIVAL, "-o", str(tmp_path / "x.mp4"), *TINY, "--end", "8", "--workers", "2")
+    assert result.exit_code == 130
+    assert "interrupted: kept" in result.output and "--resume" in result.output
