@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from mural.engine.engine import Engine, EngineConfig
-from mural.events import MarkerEvent
 from mural.events.errors import MuralError
 
 FORMAT = "lumina-mural-state"
