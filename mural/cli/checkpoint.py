@@ -43,7 +43,8 @@ def command(source, every, output, end, size, seed, palette, strict, unsafe, for
             quiet) -> None:
     """Save the whole mural every --every seconds of SOURCE into a folder.
 
-    One simulation pass, no compositing (about 30x real time). Stills and videos given
+    One simulation pass, no compositing (on a 2-core machine about 30x real time at
+    1920x1080, 10x at 3840x2160). Stills and videos given
     --checkpoints FOLDER start from the latest checkpoint at or before their moment, with the
     same pixels as from the start; they must use the same --size, --seed and --palette (a
     folder made for anything else is refused, saying what differs).

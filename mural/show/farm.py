@@ -687,10 +687,12 @@ class Cluster:
             if self.local:
                 import logging
 
-                self._cluster = distributed.LocalCluster(
-                    n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
-                    scheduler_port=0,
-                    dashboard_address=None, silence_logs=logging.ERROR)
+                with warnings.catch_warnings():  # "port 8787 in use" for its health routes
+                    warnings.simplefilter("ignore")
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
+                        scheduler_port=0, dashboard_address=None,
+                        silence_logs=logging.ERROR)
                 address = self._cluster.scheduler_address
                 self.client = distributed.Client(self._cluster)
                 threads = options.threads or 1
@@ -824,6 +826,10 @@ class _Staging:
                 for key, entry in dict(old.get("done", {})).items():
                     if (folder / entry["name"]).exists():
                         self.done[int(key)] = entry
+                for seg in self.segments:  # finished by a worker after the head stopped:
+                    name = segment_name(seg.index, record["kind"])  # (renamed in whole)
+                    if seg.index not in self.done and (folder / name).exists():
+                        self.done[seg.index] = {"name": name, "frames": seg.written}
             elif resume:
                 raise FarmError(f"nothing to resume for {output}: {folder} holds no farm "
                                 "manifest")
@@ -908,7 +914,7 @@ def farm_render(
 
     workers, slots = cluster.slots()
     remote = not cluster.shared
-    folder = staging_folder(output)
+    folder = staging_folder(output.absolute())  # absolute: workers have their own cwd
     record = {
         "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "identity": identity,
         "job": _job_record(job), "kind": kind,
