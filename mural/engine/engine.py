@@ -6,6 +6,7 @@ step n is a pure function of (events, seed, size). Renderers read its arrays.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import deque
@@ -81,6 +82,15 @@ class EngineConfig:
         return 1.0 / self.sim_hz
 
 
+@functools.lru_cache(maxsize=8192)
+def _expression_colour(valence: float, arousal: float, emotion: str | None) -> np.ndarray:
+    """emotion_colour, remembered (a stream repeats its expressions: most of an hour's are
+    looked up, not worked out); the array is read-only."""
+    colour = emotion_colour(valence, arousal, emotion)
+    colour.flags.writeable = False
+    return colour
+
+
 def stable_unit_pair(seed: int, name: str) -> tuple[float, float]:
     """Two numbers in [0, 1) from (seed, name), stable across runs and machines."""
     digest = hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=8).digest()
@@ -90,6 +100,9 @@ def stable_unit_pair(seed: int, name: str) -> tuple[float, float]:
 
 
 PATTERNS = EVENT_PATTERNS  # bloom: a soft cloud; ring: a halo; pulse: a slow strong breath
+if (PATTERNS.index("ring"), PATTERNS.index("pulse")) != (kernels.PATTERN_RING,
+                                                         kernels.PATTERN_PULSE):
+    raise ImportError("mural.engine.kernels numbers the emission patterns differently")
 
 
 @dataclass(frozen=True)
@@ -214,7 +227,13 @@ class Engine:
 
     Public state: `snapshot()` gives everything that determines the future as arrays and plain
     values, `restore(snapshot)` takes it back (checking every value); `seed_particles` places
-    particles directly (the benchmark's standard scene).
+    particles directly (the benchmark's standard scene). `memory_stamp` is a new object
+    whenever `memory` changes (the field pass, restore): what a reader derived from the
+    memory holds while the stamp is the same object (the safety guard's block means do).
+
+    The step is three compiled calls (see mural.engine.kernels: the participants and their
+    spawn counts, the newborns' draws from the rng, then births, motion, trails, glows and
+    shadow fields in one pass) plus the field pass every `field_every` steps.
     """
 
     def __init__(self, config: EngineConfig, personal: dict[str, Personal] | None = None) -> None:
@@ -256,7 +275,6 @@ class Engine:
         self.chroma_w = np.zeros((gy, gx), np.float32)
         self._chroma_next = np.zeros_like(self.chroma)
         self._weight_next = np.zeros_like(self.chroma_w)
-        self._sources = np.zeros((gy, gx), np.float32)
         self.live_coarse = np.zeros((gy, gx, 3), np.float32)  # true scale, this step
         self._coarse_scaled = np.zeros((gy, gx, 3), np.float32)  # cell means of self.live
         self._decay = 0.5 ** (self.dt / config.live_half_life)
@@ -264,6 +282,25 @@ class Engine:
         self.coarse_taps = (kernels.axis_taps(fw, gx), kernels.axis_taps(fh, gy))
         self._fields_wide = np.zeros((gy, fw, 5), np.float32)  # scratch of the field pass
         self._threads = kernels.threads_for(fh * fw)
+        # the step's constants and scratch (the step allocates next to nothing)
+        dt = self.dt
+        self._rates = (1.0 - math.exp(-dt / config.network_smoothing),
+                       1.0 - math.exp(-dt / config.health_smoothing),
+                       1.0 - math.exp(-dt / 0.4), 1.0 - math.exp(-dt / 1.2),
+                       dt / config.presence_ramp, config.burst_refill * dt)
+        self._shadow_rates = tuple(np.float32(v) for v in (
+            config.vitality_up, config.vitality_down, config.spread_falloff, 60.0,
+            config.recolour_rate, 0.6))
+        self._energy = config.trail_energy * self.field_h / 360.0
+        self._noise = np.zeros((n, 2))
+        self._uni = np.zeros((n, 4))
+        self._slots = np.zeros(n, np.int64)
+        self._seg = np.zeros((n, 7), np.float32)
+        self._steps_of = np.zeros(n, np.int32)
+        self._rows_of = np.zeros((n, 2), np.int32)
+        self._counts = np.zeros(16, np.int64)
+        self._gain = np.zeros(16, np.float32)
+        self.memory_stamp = object()  # a new object whenever self.memory changes
 
         self.participants = Participants()
         self.network_level = 1.0  # last network-wide signal
@@ -280,6 +317,8 @@ class Engine:
         self._departed: dict[str, float] = {}  # particles emitted by those who left
         self._departed_rest = 0.0  # ... and by those forgotten past MAX_DEPARTED
         self._never_sleep = False  # step every participant every step (a reference for tests)
+        self._paint_bands: int | None = None  # bands of rows the light is painted in (None:
+        # one per thread); the result is the same for any number (a knob for tests)
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -383,7 +422,7 @@ class Engine:
             p = self.participants
             i = self._participant(event.participant)
             self._wake(i)
-            colour = emotion_colour(event.valence, event.arousal, event.emotion)
+            colour = _expression_colour(event.valence, event.arousal, event.emotion)
             mine = self.personal.get(event.participant)
             if mine is not None and mine.colour is not None:
                 own = np.asarray(mine.colour, np.float32) * float(colour.max())
@@ -452,39 +491,37 @@ class Engine:
         start = timer.clock() if timer is not None else 0.0
         if self._retire:
             self._retire_particles()
-        self._update_participants(t, dt)
-        self._spawn()
+        born = self._update_participants(t, dt)
+        noise, uni = self._draws(born)
         self.flow.advance_to(t + dt)
-        kernels.step_particles(
-            self.pos, self.prev, self.vel, self.age, self.life, self.speed, self.buoy,
-            self.flow.a, self.flow.b, np.float32(self.flow.mix), np.float32(self.flow.cell),
-            np.float32(self.aspect), np.float32(dt),
-        )
         if timer is not None:
             start = timer.lap("simulation", start)
-        energy = cfg.trail_energy * self.field_h / 360.0
-        gain = (self.participants.light[: max(1, len(self.participants))] * energy).astype(
-            np.float32
+        p, flow = self.participants, self.flow
+        people = len(p)
+        if self._gain.shape[0] < max(1, people):
+            self._gain = np.zeros(p.capacity, np.float32)
+        live_scale = self.live_scale
+        kernels.advance_and_paint(
+            born, self._counts, people, noise, uni, p.pos, p.arousal, p.valence, p.pattern,
+            p.colour, p.intensity, p.light, p.alive, self._awake()[1], self._cursor,
+            self.aspect,
+            self.pos, self.prev, self.vel, self.colour, self.age, self.life, self.speed,
+            self.buoy, self.pidx,
+            flow.a, flow.b, np.float32(flow.mix), np.float32(flow.cell), np.float32(self.aspect),
+            np.float32(dt),
+            # deposits in the lazily decayed units of self.live
+            self.live, self._coarse_scaled, self.live_coarse, np.float32(live_scale),
+            self._energy, 1.0 / live_scale, self.field_h,
+            self._paint_bands or numba.get_num_threads(),  # bands of rows: any count, same bits
+            self.vitality, self._vit_next, np.float32(self.ceiling), self.depth, self.recolour,
+            self.chroma, self.chroma_w, self._chroma_next, self._weight_next,
+            *self._shadow_rates, self.field_h / COARSE_CELL, 3.0,
+            self._slots, self._seg, self._steps_of, self._rows_of, self._gain,
         )
-        boost = 1.0 / self.live_scale  # deposits in the lazily decayed units of self.live
-        gain *= np.float32(boost)
-        kernels.splat_trails(
-            self.live, self._coarse_scaled, self.pos, self.prev, self.colour,
-            self.age, self.life, self.pidx, gain, np.float32(self.field_h),
-            numba.get_num_threads(),  # bands of rows: the result is the same for any count
-        )
-        self._splat_emitters(boost)
+        if born:
+            self._cursor = int((self._cursor + born) % cfg.max_particles)
         if timer is not None:
             start = timer.lap("splat", start)
-        np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self.live_coarse)
-        self._update_sources()
-        kernels.update_shadow_fields(
-            self.vitality, self._vit_next, self._sources, np.float32(self.ceiling), self.depth,
-            self.recolour, self.chroma, self.chroma_w, self._chroma_next, self._weight_next,
-            self.live_coarse, np.float32(dt), np.float32(cfg.vitality_up),
-            np.float32(cfg.vitality_down), np.float32(cfg.spread_falloff), np.float32(60.0),
-            np.float32(cfg.recolour_rate), np.float32(0.6),
-        )
         self._live_n += 1  # this step's decay of the live light, applied lazily
         if self._live_n >= cfg.field_every:
             self._field_pass()
@@ -508,9 +545,11 @@ class Engine:
         )
         np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self._coarse_scaled)
         self._live_n = 0
+        self.memory_stamp = object()
 
-    def _update_participants(self, t: float, dt: float) -> None:
-        """One step of every awake participant, vectorised over them alone.
+    def _update_participants(self, t: float, dt: float) -> int:
+        """One step of every awake participant, and how many particles they emit (the counts
+        per participant in self._counts); returns how many are born.
 
         A participant sleeps once a step leaves it exactly as it was: silent past the timeout,
         faded out (presence and light 0), drifted onto its target, its colour and health
@@ -522,7 +561,7 @@ class Engine:
         cfg = self.config
         p = self.participants
         n = len(p)
-        follow = 1.0 - math.exp(-dt / cfg.network_smoothing)
+        follow, health_k, colour_k, pos_k, ramp, refill = self._rates
         smoothed = self.network_smoothed + (self.network_level - self.network_smoothed) * follow
         if smoothed != self.network_smoothed or self.network_level_t != self._net_t_seen:
             self._wake_all()
@@ -530,116 +569,34 @@ class Engine:
         self._net_t_seen = self.network_level_t
         if n == 0:
             self.ceiling += (0.0 - self.ceiling) * follow
-            return
-        s, slots = self._awake()
-        if slots.size:
-            health = p.health[s]
-            own_newer = p.own_level_t[s] >= self.network_level_t
-            level = np.where(own_newer, p.own_level[s], self.network_smoothed)
-            health_next = health + (level - health) * (
-                1.0 - math.exp(-dt / cfg.health_smoothing))
-            heard = (t - p.last_seen[s]) < cfg.silence_timeout
-            ramp = dt / cfg.presence_ramp
-            presence = np.clip(p.presence[s] + np.where(heard, ramp, -ramp), 0.0, 1.0)
-            colour = p.colour[s]
-            colour_next = colour + (p.target_colour[s] - colour) * (1.0 - math.exp(-dt / 0.4))
-            pos = p.pos[s]
-            pos_next = pos + (p.target[s] - pos) * (1.0 - math.exp(-dt / 1.2))
-            tokens = p.tokens[s]
-            tokens_next = np.minimum(cfg.burst_bucket, tokens + cfg.burst_refill * dt)
-            beat = np.where(
-                p.heart_rate[s] > 0, 0.12 * np.sin(2 * math.pi * p.heart_rate[s] / 60.0 * t), 0.0
-            )
-            depth = np.where(p.pattern[s] == PATTERNS.index("pulse"), 0.3, 0.06)
-            breath = depth * np.sin(2 * math.pi * t / 9.0 + p.phase[s])
-            alive = health_next * presence
-            if not self._never_sleep:
-                settled = (~heard & (presence == 0.0) & (health_next == health)
-                           & (tokens_next == tokens) & (p.pending_burst[s] == 0.0)
-                           & (colour_next == colour).all(axis=1) & (pos_next == pos).all(axis=1))
-            p.health[s] = health_next
-            p.presence[s] = presence
-            p.colour[s] = colour_next
-            p.pos[s] = pos_next
-            p.tokens[s] = tokens_next
-            p.light[s] = alive * (1.0 + beat + breath)
-            p.alive[s] = alive
-            if not self._never_sleep and settled.any():
-                p.awake[slots[settled]] = False  # from the next step on
-                self._selection = None
+            return 0
+        if self._counts.shape[0] < n:
+            self._counts = np.zeros(p.capacity, np.int64)
+        born, fell_asleep, alive_sum = kernels.step_participants(
+            n, p.awake, p.health, p.presence, p.colour, p.target_colour, p.pos, p.target,
+            p.tokens, p.heart_rate, p.pattern, p.phase, p.own_level, p.own_level_t,
+            p.last_seen, p.light, p.alive, p.intensity, p.arousal, p.emit_acc, p.pending_burst,
+            p.emitted, self._counts, t, self.network_level_t, self.network_smoothed, health_k,
+            cfg.silence_timeout, ramp, colour_k, pos_k, cfg.burst_bucket, refill,
+            2 * math.pi * t / 9.0, self._never_sleep, cfg.emission_rate, dt,
+            cfg.max_particles,
+        )
+        if fell_asleep:
+            self._selection = None
         # the sleepers' alive is 0: the sum over all is the sum the full step would take
-        activity = min(1.0, float(p.alive[:n].sum()))
+        activity = min(1.0, alive_sum)
         self.ceiling += (self.network_smoothed * activity - self.ceiling) * follow
+        return born
 
-    def _spawn(self) -> None:
-        cfg, dt = self.config, self.dt
-        p = self.participants
-        n = len(p)
-        if n == 0:
-            return
-        s, slots = self._awake()
-        if slots.size == 0:
-            return
-        alive = p.health[s] * p.presence[s]
-        rate = cfg.emission_rate * p.intensity[s] * (0.45 + 0.8 * p.arousal[s]) * alive
-        acc = p.emit_acc[s] + (rate * dt + p.pending_burst[s] * (alive > 0.05))
-        p.pending_burst[s] = 0.0
-        counts = np.floor(acc).astype(np.int64)
-        p.emit_acc[s] = acc - counts
-        total = int(counts.sum())
-        if total == 0:
-            return
-        wanted = total
-        total = min(total, cfg.max_particles)
-        who = np.repeat(slots, counts)[:total]
-        if total < wanted:  # more than the whole budget at once: only the first are born
-            counts = np.bincount(np.searchsorted(slots, who), minlength=slots.size)
-        p.emitted[s] += counts
-        rng = self.rng
-        noise = rng.standard_normal((total, 2))
-        uni = rng.random((total, 4))
-        arousal = p.arousal[who]
-        valence = p.valence[who]
-        spread = 0.012 + 0.03 * arousal
-        start = p.pos[who] + noise * spread[:, None]
-        ring = p.pattern[who] == PATTERNS.index("ring")
-        if ring.any():  # a halo: spawn on a circle around the emitter, drifting outward
-            around = uni[ring, 3] * 2 * math.pi
-            radius = 0.05 + 0.03 * arousal[ring]
-            start[ring, 0] = p.pos[who[ring], 0] + np.cos(around) * radius
-            start[ring, 1] = p.pos[who[ring], 1] + np.sin(around) * radius
-        start[:, 0] = np.clip(start[:, 0], 0.0, self.aspect)
-        start[:, 1] = np.clip(start[:, 1], 0.0, 1.0)
-        speed = (0.035 + 0.22 * arousal) * (0.8 + 0.4 * uni[:, 0])
-        angle = uni[:, 1] * 2 * math.pi
-        slots_p = (self._cursor + np.arange(total)) % cfg.max_particles
-        self._cursor = int((self._cursor + total) % cfg.max_particles)
-        self.pos[slots_p] = start
-        self.prev[slots_p] = start
-        self.vel[slots_p, 0] = np.cos(angle) * speed * 0.8
-        self.vel[slots_p, 1] = np.sin(angle) * speed * 0.8
-        self.speed[slots_p] = speed
-        self.buoy[slots_p] = 0.025 * valence
-        self.age[slots_p] = 0.0
-        self.life[slots_p] = (1.8 + 5.5 * (1.0 - arousal)) * (0.75 + 0.5 * uni[:, 2])
-        self.colour[slots_p] = p.colour[who] * (0.45 + 0.55 * p.intensity[who])[:, None]
-        self.pidx[slots_p] = who
-
-    def _splat_emitters(self, boost: float) -> None:
-        """Each emitter's soft core of light, pulsing with its heart and breath (the sleepers
-        have no light: they are not walked)."""
-        p = self.participants
-        kernels.splat_emitters(
-            self.live, self._coarse_scaled, self._awake()[1], p.pos, p.colour, p.light,
-            p.intensity, p.arousal, float(self.field_h), boost,
-        )
-
-    def _update_sources(self) -> None:
-        """Where the wall is being kept alive: a soft disc around every healthy emitter."""
-        p = self.participants
-        kernels.emitter_sources(
-            self._sources, self._awake()[1], p.pos, p.alive, self.field_h / COARSE_CELL, 3.0,
-        )
+    def _draws(self, born: int) -> tuple[np.ndarray, np.ndarray]:
+        """The newborns' random numbers: a normal pair and four uniforms each, drawn as
+        `standard_normal((born, 2))` then `random((born, 4))` (the engine's rng stream)."""
+        if not born:
+            return self._noise[:0], self._uni[:0]
+        noise, uni = self._noise[:born], self._uni[:born]
+        self.rng.standard_normal(out=noise)
+        self.rng.random(out=uni)
+        return noise, uni
 
     # -- particles placed from outside --------------------------------------------------------
     def seed_particles(
@@ -797,6 +754,7 @@ class Engine:
         if n > self.config.max_participants:
             self._trim(self.config.max_participants)
         self.flow.advance_to(self.t)
+        self.memory_stamp = object()
 
     def _trim(self, keep: int) -> None:
         """Down to `keep` participants, the ones heard last (ties: the lower slot); the others

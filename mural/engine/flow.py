@@ -32,6 +32,10 @@ class FlowField:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF10]))
         self._offset = rng.uniform(0, 200, size=3)
         self._base = int(rng.integers(0, 255))
+        # the noise's x and y at the grid's corners (they do not change with time)
+        ox, oy, _ = self._offset
+        self._xs = [float(ox + x * scale) for x in (np.arange(self.cols + 1) - 0.5) * self.cell]
+        self._ys = [float(oy + y * scale) for y in (np.arange(self.rows + 1) - 0.5) * self.cell]
         self._key = -1
         self.a = self._grid(0.0)
         self.b = self._grid(period)
@@ -40,18 +44,13 @@ class FlowField:
 
     def _grid(self, t: float) -> np.ndarray:
         """Curl (dψ/dy, -dψ/dx) of the potential ψ at one time, unit RMS speed."""
-        ys = (np.arange(self.rows + 1) - 0.5) * self.cell
-        xs = (np.arange(self.cols + 1) - 0.5) * self.cell
-        ox, oy, oz = self._offset
-        z = oz + t * self.drift
+        z = self._offset[2] + t * self.drift
+        base = self._base
+        # pnoise3(x, y, z, octaves=2, base=base), its other arguments at their defaults given
+        # in place (persistence, lacunarity, repeat x/y/z): positional arguments parse faster
         psi = np.array(
-            [
-                [
-                    pnoise3(ox + x * self.scale, oy + y * self.scale, z, octaves=2, base=self._base)
-                    for x in xs
-                ]
-                for y in ys
-            ],
+            [[pnoise3(x, y, z, 2, 0.5, 2.0, 1024, 1024, 1024, base) for x in self._xs]
+             for y in self._ys],
             dtype=np.float64,
         )
         d_dy = (psi[1:, :-1] + psi[1:, 1:] - psi[:-1, :-1] - psi[:-1, 1:]) * 0.5

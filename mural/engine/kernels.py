@@ -38,7 +38,7 @@ class thread_budget:  # noqa: N801 - used as a context manager, reads like a sta
             numba.set_num_threads(self.saved)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _flow_at(flow_a, flow_b, mix, x, y, cell):
     """Bilinear sample of a time-blended (gy, gx, 2) flow grid at field-height units x, y."""
     gy, gx = flow_a.shape[0], flow_a.shape[1]
@@ -525,3 +525,666 @@ def update_shadow_fields(
                     d = 0.0
             depth[j, i] = d
             recolour[j, i] = min(1.0, dt * recolour_rate * d * v * wq)
+
+
+# -- the fused step ---------------------------------------------------------------------------
+# Engine.step in three calls: `step_participants` (the emitters and their spawn counts), the
+# particles' random draws (numpy, in the engine: the rng stream is the one it always was), and
+# `advance_and_paint` (births, motion, trails, emitters, shadow fields). Each mirrors the
+# arithmetic of the step it replaces operation for operation (the same float64 / float32
+# expressions in the same order, numpy's pairwise sum where numpy summed), so the state after
+# every step is the same bits; the tests compare it with the kernels above.
+
+PATTERN_RING, PATTERN_PULSE = 1, 2  # indices in mural.engine.engine.PATTERNS
+TWO_PI = 2 * np.pi  # the value of `2 * math.pi`
+
+
+@njit(cache=True)
+def _pairwise_block(a, lo, n):
+    """numpy's pairwise sum of a[lo:lo + n] for n <= 128: eight running sums, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def pairwise_sum(a, lo, n):
+    """numpy's sum of the float64 a[lo:lo + n] (its pairwise summation), bit for bit.
+
+    Above 128 values numpy halves the range (at a multiple of 8) and adds the halves' sums;
+    the halving is walked here with a stack of its own (a cached recursive kernel is unsafe).
+    """
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    stage = np.empty(64, np.int64)
+    left = np.empty(64)
+    top = 0
+    los[0], ns[0], stage[0] = lo, n, 0
+    ret = 0.0
+    while True:
+        start, count = los[top], ns[top]
+        if count <= 128:
+            ret = _pairwise_block(a, start, count)
+            top -= 1
+            if top < 0:
+                return ret
+            continue
+        half = count // 2
+        half -= half % 8
+        if stage[top] == 0:  # the first half next
+            stage[top] = 1
+            top += 1
+            los[top], ns[top], stage[top] = start, half, 0
+        elif stage[top] == 1:  # the first half's sum is in: the second half next
+            left[top] = ret
+            stage[top] = 2
+            top += 1
+            los[top], ns[top], stage[top] = start + half, count - half, 0
+        else:
+            ret = left[top] + ret
+            top -= 1
+            if top < 0:
+                return ret
+
+
+@njit(cache=True)
+def step_participants(n, awake, health, presence, colour, target_colour, pos, target, tokens,
+                      heart_rate, pattern, phase, own_level, own_level_t, last_seen, light,
+                      alive, intensity, arousal, emit_acc, pending_burst, emitted, counts,
+                      t, net_t, net_level, health_k, silence, ramp, colour_k, pos_k, bucket,
+                      refill, breath_at, never_sleep, emission_rate, dt, max_particles):
+    """One step of every awake participant, then how many particles each emits (`counts`).
+
+    The arithmetic of Engine's numpy step, element by element. Participants that settle
+    (a step would leave them exactly as they are) fall asleep (`awake` False) and emit
+    nothing. Returns (particles born, whether anyone fell asleep, the sum of `alive`).
+    """
+    fell_asleep = False
+    for i in range(n):
+        if not awake[i]:
+            counts[i] = 0
+            continue
+        h = health[i]
+        level = own_level[i] if own_level_t[i] >= net_t else net_level
+        h_next = h + (level - h) * health_k
+        heard = (t - last_seen[i]) < silence
+        pr = presence[i] + (ramp if heard else -ramp)
+        pr = min(max(pr, 0.0), 1.0)
+        tk = tokens[i]
+        tk_next = min(bucket, tk + refill)
+        beat = 0.12 * np.sin(TWO_PI * heart_rate[i] / 60.0 * t) if heart_rate[i] > 0 else 0.0
+        depth = 0.3 if pattern[i] == PATTERN_PULSE else 0.06
+        breath = depth * np.sin(breath_at + phase[i])
+        a = h_next * pr
+        settled = not never_sleep and not heard and pr == 0.0 and h_next == h
+        settled = settled and tk_next == tk and pending_burst[i] == 0.0
+        for c in range(3):
+            was = colour[i, c]
+            now = was + (target_colour[i, c] - was) * colour_k
+            settled = settled and now == was
+            colour[i, c] = now
+        for c in range(2):
+            was = pos[i, c]
+            now = was + (target[i, c] - was) * pos_k
+            settled = settled and now == was
+            pos[i, c] = now
+        health[i] = h_next
+        presence[i] = pr
+        tokens[i] = tk_next
+        light[i] = a * (1.0 + beat + breath)
+        alive[i] = a
+        if settled:  # from now on: it emits nothing (its accumulator holds less than one)
+            awake[i] = False
+            fell_asleep = True
+            counts[i] = 0
+            continue
+        # spawning (Engine's rate, accumulator and pending burst)
+        rate = emission_rate * intensity[i] * (0.45 + 0.8 * arousal[i]) * a
+        acc = emit_acc[i] + (rate * dt + pending_burst[i] * (1.0 if a > 0.05 else 0.0))
+        pending_burst[i] = 0.0
+        k = int(np.floor(acc))
+        emit_acc[i] = acc - k
+        counts[i] = k
+    total = 0
+    for i in range(n):
+        total += counts[i]
+    left = max_particles  # more than the whole budget at once: only the first are born
+    for i in range(n):
+        k = min(counts[i], left)
+        counts[i] = k
+        left -= k
+        emitted[i] += k
+    return min(total, max_particles), fell_asleep, pairwise_sum(alive, 0, n)
+
+
+@njit(cache=True)
+def _live_slots(age, life, out):
+    """The slots of the particles alive now (age < life), ascending, into `out`; how many.
+    Blocks of slots without a live particle are passed over with one vectorised count (a
+    loop from 0 over slices vectorises; keep it that way)."""
+    n = age.shape[0]
+    m = 0
+    for lo in range(0, n, 512):
+        a = age[lo:lo + 512]
+        b = life[lo:lo + 512]
+        count = 0
+        for i in range(a.shape[0]):
+            count += a[i] < b[i]
+        if count == 0:
+            continue
+        for i in range(a.shape[0]):
+            out[m] = lo + i
+            m += a[i] < b[i]
+    return m
+
+
+@njit(cache=True)
+def _place_births(total, counts, people, noise, uni, p_pos, p_arousal, p_valence, p_pattern,
+                  p_colour, p_intensity, cursor, cap, aspect, pos, prev, vel, colour, age,
+                  life, speed, buoy, pidx):
+    """Engine's spawn: the k-th newborn of this step (participants in slot order, each its
+    count) takes particle slot (cursor + k) % cap and draws noise[k] and uni[k]."""
+    k = 0
+    for who in range(people):
+        for _ in range(counts[who]):
+            a = p_arousal[who]
+            spread = 0.012 + 0.03 * a
+            sx = p_pos[who, 0] + noise[k, 0] * spread
+            sy = p_pos[who, 1] + noise[k, 1] * spread
+            if p_pattern[who] == PATTERN_RING:  # a halo around the emitter, drifting out
+                around = uni[k, 3] * 2 * np.pi
+                radius = 0.05 + 0.03 * a
+                sx = p_pos[who, 0] + np.cos(around) * radius
+                sy = p_pos[who, 1] + np.sin(around) * radius
+            sx = min(max(sx, 0.0), aspect)
+            sy = min(max(sy, 0.0), 1.0)
+            sp = (0.035 + 0.22 * a) * (0.8 + 0.4 * uni[k, 0])
+            angle = uni[k, 1] * 2 * np.pi
+            s = (cursor + k) % cap
+            pos[s, 0] = sx
+            pos[s, 1] = sy
+            prev[s, 0] = sx
+            prev[s, 1] = sy
+            vel[s, 0] = np.cos(angle) * sp * 0.8
+            vel[s, 1] = np.sin(angle) * sp * 0.8
+            speed[s] = sp
+            buoy[s] = 0.025 * p_valence[who]
+            age[s] = 0.0
+            life[s] = (1.8 + 5.5 * (1.0 - a)) * (0.75 + 0.5 * uni[k, 2])
+            shade = 0.45 + 0.55 * p_intensity[who]
+            for c in range(3):
+                colour[s, c] = p_colour[who, c] * shade
+            pidx[s] = who
+            k += 1
+            if k == total:
+                return
+
+
+@njit(cache=True, inline="always")
+def _trail_segment(j, i, pos, prev, colour, age, life, pidx, gain, scale, seg, steps_of,
+                   rows_of):
+    """splat_trails' set-up of particle i's path (after its step), kept as entry j: start,
+    travel, light per sample, samples, and the rows its samples can touch (steps 0: none)."""
+    steps_of[j] = 0
+    if age[i] >= life[i] or age[i] <= 0.0:
+        return
+    x0 = prev[i, 0] * scale
+    y0 = prev[i, 1] * scale
+    x1 = pos[i, 0] * scale
+    y1 = pos[i, 1] * scale
+    phase = age[i] / life[i]
+    fade = 4.0 * phase * (1.0 - phase)
+    k = fade * gain[pidx[i]]
+    if k <= 1e-4:
+        return
+    length = np.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2)
+    steps = 1 + int(length)
+    if steps > 64:
+        steps = 64
+    kk = k / steps
+    seg[j, 0] = x0
+    seg[j, 1] = y0
+    seg[j, 2] = x1 - x0
+    seg[j, 3] = y1 - y0
+    seg[j, 4] = np.float32(colour[i, 0] * kk)
+    seg[j, 5] = np.float32(colour[i, 1] * kk)
+    seg[j, 6] = np.float32(colour[i, 2] * kk)
+    steps_of[j] = steps
+    # a sample at y touches rows floor(y - 0.5) and the next
+    rows_of[j, 0] = int(np.floor(min(y0, y1) - np.float32(2.0)))
+    rows_of[j, 1] = int(np.floor(max(y0, y1) + np.float32(2.0)))
+
+
+@njit(cache=True)
+def _paint_trails(buf, coarse, seg, steps_of, rows_of, m, lo, hi):
+    """The deposits of splat_trails' band [lo, hi) from the prepared paths, in their order;
+    the common deposit (all four corners in the band and on the wall) written out inline."""
+    w = buf.shape[1]
+    one = np.float32(1.0)
+    half = np.float32(0.5)
+    area = np.float32(1.0 / (COARSE_CELL * COARSE_CELL))
+    for j in range(m):
+        steps = steps_of[j]
+        if steps == 0 or rows_of[j, 1] < lo or rows_of[j, 0] >= hi:
+            continue
+        x0 = seg[j, 0]
+        y0 = seg[j, 1]
+        dx = seg[j, 2]
+        dy = seg[j, 3]
+        r = seg[j, 4]
+        g = seg[j, 5]
+        b = seg[j, 6]
+        for s in range(steps):
+            t = np.float32(s + 1) / np.float32(steps)
+            x = x0 + dx * t
+            y = y0 + dy * t
+            fx = x - half
+            fy = y - half
+            ix = int(np.floor(fx))
+            iy = int(np.floor(fy))
+            if iy + 1 < lo or iy >= hi:
+                continue  # no corner in the band
+            if not (ix >= 0 and ix + 1 < w and iy >= lo and iy + 1 < hi):
+                _deposit(buf, coarse, x, y, r, g, b, lo, hi)
+                continue
+            tx = fx - np.float32(ix)
+            ty = fy - np.float32(iy)
+            w00 = (one - ty) * (one - tx)
+            w01 = (one - ty) * tx
+            w10 = ty * (one - tx)
+            w11 = ty * tx
+            _add3(buf, iy, ix, r * w00, g * w00, b * w00)
+            _add3(buf, iy, ix + 1, r * w01, g * w01, b * w01)
+            _add3(buf, iy + 1, ix, r * w10, g * w10, b * w10)
+            _add3(buf, iy + 1, ix + 1, r * w11, g * w11, b * w11)
+            cy = iy // COARSE_CELL
+            cx = ix // COARSE_CELL
+            if (iy + 1) // COARSE_CELL == cy and (ix + 1) // COARSE_CELL == cx:
+                _add3(coarse, cy, cx, r * area, g * area, b * area)
+                continue
+            _corner_coarse(coarse, iy, ix, w00, r, g, b, area)
+            _corner_coarse(coarse, iy, ix + 1, w01, r, g, b, area)
+            _corner_coarse(coarse, iy + 1, ix, w10, r, g, b, area)
+            _corner_coarse(coarse, iy + 1, ix + 1, w11, r, g, b, area)
+
+
+@njit(cache=True)
+def _emitter_glows(active, pos, colour, light, intensity, arousal, scale, boost, glows):
+    """splat_emitters' glows in its order (each emitter's core, then its halo) as rows of
+    (cx, cy, radius, r, g, b); returns how many."""
+    n = 0
+    for j in range(active.shape[0]):
+        i = active[j]
+        k = light[i] * (0.4 + 0.6 * intensity[i])
+        if k <= 0.01:
+            continue
+        core = scale * (0.0045 + 0.003 * arousal[i])
+        x, y = pos[i, 0] * scale, pos[i, 1] * scale
+        kc = k * 0.03 * boost
+        kh = k * 0.005 * boost
+        for radius, kk in ((core, kc), (core * 3.5, kh)):
+            glows[n, 0] = x
+            glows[n, 1] = y
+            glows[n, 2] = radius
+            glows[n, 3] = colour[i, 0] * kk
+            glows[n, 4] = colour[i, 1] * kk
+            glows[n, 5] = colour[i, 2] * kk
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, tq, acc):
+    """splat_glow's light in rows [lo, hi): the same terms added in the same order.
+
+    A pixel row is one contiguous loop; each coarse cell's running sum is kept (rounded to
+    float32 after every term, as splat_glow's `+=` rounds) and stored at the end of the cell's
+    rows. Terms of pixels outside the glow are 0.0, which leaves a sum as it is.
+    """
+    h, w = buf.shape[0], buf.shape[1]
+    reach = int(radius * 2.5) + 1
+    inv = 1.0 / (2.0 * radius * radius)
+    y_lo = max(0, int(cy) - reach)
+    y_hi = min(h, int(cy) + reach + 1)
+    x_lo = max(0, int(cx) - reach)
+    x_hi = min(w, int(cx) + reach + 1)
+    if y_hi <= y_lo or x_hi <= x_lo:
+        return
+    y_lo = max(y_lo, lo)
+    y_hi = min(y_hi, hi)
+    if y_hi <= y_lo:
+        return
+    for x in range(x_lo, x_hi):
+        dx = x + 0.5 - cx
+        ex[x - x_lo] = np.exp(-dx * dx * inv)
+    cell = COARSE_CELL
+    area = 1.0 / (cell * cell)
+    nx = x_hi - x_lo
+    c0 = x_lo // cell
+    ncell = (x_hi - 1) // cell - c0 + 1
+    p0 = 3 * (x_lo - c0 * cell)
+    for q in range(ncell * cell * 3):
+        tq[q] = 0.0
+    for j in range(nx):
+        rgb3[3 * j] = r
+        rgb3[3 * j + 1] = g
+        rgb3[3 * j + 2] = b
+    base = 3 * x_lo
+    for y in range(y_lo, y_hi):
+        dy = y + 0.5 - cy
+        ey = np.exp(-dy * dy * inv)
+        cj = y // cell
+        if y == y_lo or y % cell == 0:
+            for ci in range(ncell):
+                for c in range(3):
+                    acc[3 * ci + c] = coarse[cj, c0 + ci, c]
+        for j in range(nx):
+            k = ey * ex[j]
+            kk3[3 * j] = k
+            kk3[3 * j + 1] = k
+            kk3[3 * j + 2] = k
+        flat = buf[y].reshape(3 * w)
+        for q in range(3 * nx):
+            v = rgb3[q] * kk3[q]
+            flat[base + q] += v
+            tq[p0 + q] = v * area
+        for o in range(cell):
+            for ci in range(ncell):
+                s = 3 * (cell * ci + o)
+                acc[3 * ci] = np.float32(acc[3 * ci] + tq[s])
+                acc[3 * ci + 1] = np.float32(acc[3 * ci + 1] + tq[s + 1])
+                acc[3 * ci + 2] = np.float32(acc[3 * ci + 2] + tq[s + 2])
+        if y == y_hi - 1 or (y + 1) % cell == 0:
+            for ci in range(ncell):
+                for c in range(3):
+                    coarse[cj, c0 + ci, c] = acc[3 * ci + c]
+
+
+@njit(cache=True)
+def _shadow_row(j, vitality, vit_next, ceiling, chroma, chroma_w, chroma_next, weight_next,
+                live_coarse, dt, up_rate, down_rate, falloff, inject_gain, active, pos,
+                strength, cells, sigma, target0, best_ws, best_at, vmax, col_v, col_w):
+    """update_shadow_fields' first pass over coarse row j, with emitter_sources' value of
+    each cell found only where it can matter.
+
+    The wall's target at a cell is the larger of its spread target and the strongest emitter
+    there; an emitter whose strength s cannot lift a cell above its spread target (s·exp(-q)
+    <= s / (1 + q), held below the target with a margin far beyond rounding) is passed over
+    without its exp, which leaves the larger of the two as it was.
+    """
+    gy, gx = vitality.shape
+    # The 3×3 neighbourhood, separably: the largest vitality (as `best`, from 0.0, keeps it),
+    # and the spread chroma weight: the largest neighbour weight × falloff, if it beats the
+    # cell's own weight, found at its first place in the row-major scan (where the scan's
+    # strict `>` settles).
+    j_lo = max(0, j - 1)
+    j_hi = min(gy, j + 2)
+    for i in range(gx):
+        best = 0.0
+        wbest = np.float32(0.0)
+        for jj in range(j_lo, j_hi):
+            if vitality[jj, i] > best:
+                best = vitality[jj, i]
+            wf = chroma_w[jj, i] * falloff
+            if jj == j_lo or wf > wbest:
+                wbest = wf
+        col_v[i] = best
+        col_w[i] = wbest
+    for i in range(gx):
+        i_lo = max(0, i - 1)
+        i_hi = min(gx, i + 2)
+        best = 0.0
+        top = col_w[i_lo]
+        for ii in range(i_lo, i_hi):
+            if col_v[ii] > best:
+                best = col_v[ii]
+            if col_w[ii] > top:
+                top = col_w[ii]
+        best_w = chroma_w[j, i]
+        bj = j
+        bi = i
+        if top > best_w:
+            best_w = top
+            found = False
+            for jj in range(j_lo, j_hi):
+                for ii in range(i_lo, i_hi):
+                    if chroma_w[jj, ii] * falloff == top:
+                        bj = jj
+                        bi = ii
+                        found = True
+                        break
+                if found:
+                    break
+        target0[i] = min(ceiling, best * falloff)
+        best_ws[i] = best_w
+        best_at[i, 0] = bj
+        best_at[i, 1] = bi
+        vmax[i] = 0.0
+    # emitter_sources, for this row
+    reach = int(3.5 * sigma) + 1
+    inv = 1.0 / (2.0 * sigma * sigma)
+    for e in range(active.shape[0]):
+        p = active[e]
+        s = strength[p]
+        if s <= 0.02:
+            continue
+        cx = pos[p, 0] * cells
+        cy = pos[p, 1] * cells
+        if j < max(0, int(cy) - reach) or j >= min(gy, int(cy) + reach + 1):
+            continue
+        dy = j + 0.5 - cy
+        for k in range(max(0, int(cx) - reach), min(gx, int(cx) + reach + 1)):
+            dx = k + 0.5 - cx
+            q = (dx * dx + dy * dy) * inv
+            if s <= target0[k] * (1.0 + q) * (1.0 - 1e-6):
+                continue  # this emitter's light here is below the spread target
+            v = s * np.exp(-(dx * dx + dy * dy) * inv)
+            if v > vmax[k]:
+                vmax[k] = v
+    for i in range(gx):
+        target = target0[i]
+        source = np.float32(vmax[i])
+        if source > target:
+            target = source
+        v = vitality[j, i]
+        dv = target - v
+        if dv > up_rate * dt:
+            dv = up_rate * dt
+        elif dv < -down_rate * dt:
+            dv = -down_rate * dt
+        vit_next[j, i] = v + dv
+        bj = best_at[i, 0]
+        bi = best_at[i, 1]
+        chroma_next[j, i, 0] = chroma[bj, bi, 0]
+        chroma_next[j, i, 1] = chroma[bj, bi, 1]
+        chroma_next[j, i, 2] = chroma[bj, bi, 2]
+        weight_next[j, i] = best_ws[i]
+        l0 = live_coarse[j, i, 0]
+        l1 = live_coarse[j, i, 1]
+        l2 = live_coarse[j, i, 2]
+        peak = max(l0, max(l1, l2))
+        strength_here = min(1.0, peak * inject_gain)
+        if strength_here > 1e-3 and vitality[j, i] > 0.05:
+            mix = strength_here * min(1.0, 8.0 * dt)
+            chroma_next[j, i, 0] += (l0 / peak - chroma_next[j, i, 0]) * mix
+            chroma_next[j, i, 1] += (l1 / peak - chroma_next[j, i, 1]) * mix
+            chroma_next[j, i, 2] += (l2 / peak - chroma_next[j, i, 2]) * mix
+            if strength_here > weight_next[j, i]:
+                weight_next[j, i] = strength_here
+        tau = 6.0 + 24.0 * v
+        weight_next[j, i] *= 1.0 - dt / tau
+
+
+@njit(cache=True)
+def _band_edges(bands, gy, steps_of, rows_of, m, glows, n_glows, h, edges):
+    """Coarse rows edges[b]..edges[b + 1]-1 for each of `bands` bands, cut so the bands have
+    about the same work (trail samples, glow pixels, shadow cells; every 4th path counted).
+    Where the cuts fall changes nothing in the result, only how evenly threads share it."""
+    work = np.zeros(gy + 1)
+    for j in range(0, m, 4):
+        if steps_of[j]:
+            row = min(max(rows_of[j, 0] + 2, 0), h - 1)
+            work[row // COARSE_CELL] += 4.0 * 18.0 * steps_of[j]
+    for k in range(n_glows):
+        reach = int(glows[k, 2] * 2.5) + 1
+        y_lo = max(0, int(glows[k, 1]) - reach)
+        y_hi = min(h, int(glows[k, 1]) + reach + 1)
+        span = 4.0 * (2 * reach + 1)
+        for y in range(y_lo, y_hi, COARSE_CELL):
+            work[y // COARSE_CELL] += span * min(COARSE_CELL, y_hi - y)
+    total = 0.0
+    for j in range(gy):
+        work[j] += 180.0  # a row of shadow cells, about
+        total += work[j]
+    edges[0] = 0
+    done = 0.0
+    b = 1
+    for j in range(gy):
+        done += work[j]
+        while b < bands and done >= total * b / bands:
+            edges[b] = j + 1
+            b += 1
+    while b <= bands:
+        edges[b] = gy
+        b += 1
+
+
+@njit(cache=True, parallel=True)
+def advance_and_paint(
+    # births: counts per participant, their draws, the participants
+    total, counts, people, noise, uni, p_pos, p_arousal, p_valence, p_pattern, p_colour,
+    p_intensity, p_light, p_alive, active, cursor, aspect,
+    # particles
+    pos, prev, vel, colour, age, life, speed, buoy, pidx,
+    # flow
+    flow_a, flow_b, mix, cell, aspect32, dt32,
+    # light fields
+    buf, coarse, live_coarse, live_scale, energy, boost, field_h, bands,
+    # shadow fields
+    vitality, vit_next, ceiling, depth, recolour, chroma, chroma_w, chroma_next, weight_next,
+    up_rate, down_rate, falloff, inject_gain, recolour_rate, clear_rate, cells, sigma,
+    # scratch
+    slots, seg, steps_of, rows_of, gain,
+):
+    """Engine.step after the participants: births, step_particles, splat_trails,
+    splat_emitters, the coarse light, emitter_sources and update_shadow_fields, fused.
+
+    Particles step in parallel (each writes its own slot). The light is painted in `bands` of
+    whole coarse rows, one per thread: each band takes every trail deposit and every glow
+    landing in it in their order, then its coarse rows' shadow update, so every pixel and cell
+    gains its light in the same order whatever the number of bands. Vitality and chroma are
+    committed once every row has read its neighbours.
+    """
+    if total:
+        _place_births(total, counts, people, noise, uni, p_pos, p_arousal, p_valence,
+                      p_pattern, p_colour, p_intensity, cursor, pos.shape[0], aspect, pos,
+                      prev, vel, colour, age, life, speed, buoy, pidx)
+    for i in range(max(1, people)):  # the trails' gain: light × energy, in decayed units
+        gain[i] = np.float32(p_light[i] * energy)
+        gain[i] = gain[i] * np.float32(boost)
+    m = _live_slots(age, life, slots)
+    steer = min(1.0, 1.8 * dt32)
+    scale = np.float32(field_h)
+    for j in prange(m):
+        i = slots[j]
+        x = pos[i, 0]
+        y = pos[i, 1]
+        prev[i, 0] = x
+        prev[i, 1] = y
+        u, v = _flow_at(flow_a, flow_b, mix, x, y, cell)
+        tu = u * speed[i]
+        tv = v * speed[i] - buoy[i]
+        vel[i, 0] += (tu - vel[i, 0]) * steer
+        vel[i, 1] += (tv - vel[i, 1]) * steer
+        x += vel[i, 0] * dt32
+        y += vel[i, 1] * dt32
+        # Light that drifts off the wall is gone (reflecting it would pile light on the edges).
+        if x < 0.0 or x > aspect32 or y < 0.0 or y > 1.0:
+            age[i] = life[i]
+        pos[i, 0] = x
+        pos[i, 1] = y
+        age[i] += dt32
+        _trail_segment(j, i, pos, prev, colour, age, life, pidx, gain, scale, seg, steps_of,
+                       rows_of)
+
+    h = buf.shape[0]
+    gy, gx = vitality.shape
+    glows = np.empty((2 * active.shape[0], 6))
+    n_glows = _emitter_glows(active, p_pos, p_colour, p_light, p_intensity, p_arousal,
+                             float(field_h), boost, glows)
+    width = 1
+    for k in range(n_glows):
+        width = max(width, 2 * (int(glows[k, 2] * 2.5) + 1) + 1)
+    width = min(width, buf.shape[1]) + COARSE_CELL
+    edges = np.empty(bands + 1, np.int64)
+    _band_edges(bands, gy, steps_of, rows_of, m, glows, n_glows, h, edges)
+    for band in prange(bands):
+        lo = edges[band] * COARSE_CELL  # whole coarse rows per band
+        hi = min(h, edges[band + 1] * COARSE_CELL)
+        if lo >= hi:
+            continue
+        _paint_trails(buf, coarse, seg, steps_of, rows_of, m, lo, hi)
+        ex = np.empty(width, np.float32)
+        rgb3 = np.empty(3 * width)
+        kk3 = np.empty(3 * width)
+        tq = np.empty(3 * (width + 2 * COARSE_CELL))
+        acc = np.empty(3 * (width // COARSE_CELL + 2), np.float32)
+        for k in range(n_glows):
+            _glow_rows(buf, coarse, glows[k, 0], glows[k, 1], glows[k, 2], glows[k, 3],
+                       glows[k, 4], glows[k, 5], lo, hi, ex, rgb3, kk3, tq, acc)
+        target0 = np.empty(gx)
+        best_ws = np.empty(gx, np.float32)
+        best_at = np.empty((gx, 2), np.int64)
+        vmax = np.empty(gx)
+        col_v = np.empty(gx)
+        col_w = np.empty(gx, np.float32)
+        for cj in range(lo // COARSE_CELL, -(-hi // COARSE_CELL)):
+            for ci in range(gx):
+                for c in range(3):
+                    live_coarse[cj, ci, c] = coarse[cj, ci, c] * live_scale
+            _shadow_row(cj, vitality, vit_next, ceiling, chroma, chroma_w, chroma_next,
+                        weight_next, live_coarse, dt32, up_rate, down_rate, falloff,
+                        inject_gain, active, p_pos, p_alive, cells, sigma, target0, best_ws,
+                        best_at, vmax, col_v, col_w)
+    for j in prange(gy):  # update_shadow_fields' commit
+        for i in range(gx):
+            v = vit_next[j, i]
+            vitality[j, i] = v
+            chroma[j, i, 0] = chroma_next[j, i, 0]
+            chroma[j, i, 1] = chroma_next[j, i, 1]
+            chroma[j, i, 2] = chroma_next[j, i, 2]
+            wq = weight_next[j, i]
+            chroma_w[j, i] = wq
+            d = depth[j, i]
+            if 1.0 - v > d:
+                d = 1.0 - v
+            else:
+                d -= dt32 * clear_rate * v * wq * d
+                if d < 0.0:
+                    d = 0.0
+            depth[j, i] = d
+            recolour[j, i] = min(1.0, dt32 * recolour_rate * d * v * wq)
+    return m

@@ -191,6 +191,35 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
     return mean / (gy_out * gx_out)
 
 
+@njit(cache=True, error_model="numpy")
+def _estimate_step(memory, memory_coarse, j0, j1, age, life, pos, colour, pidx, gain, vitality,
+                   cells, strength, footprint, runs, heads, heads_red, heads2, heads_red2,
+                   live_coarse, memory_gain, shadow, bloom, exposure, tint, edges_y, edges_x,
+                   lum_out, red_out):
+    """One step of the estimate, fused: rows j0..j1-1 of the memory's block means, the crisp
+    heads' light (head_light over the one or two slot ranges holding live heads, summed),
+    then _estimate_k; returns the mean luminance."""
+    if j1 > j0:
+        _memory_block_mean(memory, memory_coarse, COARSE_CELL, j0, j1)
+    count = _live_runs(age, life, _SLOT_BLOCK, runs)
+    for k in range(max(1, count)):
+        lo, hi = (runs[k, 0], runs[k, 1]) if count else (0, 0)
+        if k == 0:
+            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi], gain,
+                       vitality, cells, strength, footprint, heads, heads_red)
+        else:
+            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi], gain,
+                       vitality, cells, strength, footprint, heads2, heads_red2)
+    if count == 2:
+        gy, gx = heads.shape
+        for j in range(gy):
+            for i in range(gx):
+                heads[j, i] = heads[j, i] + heads2[j, i]
+                heads_red[j, i] = heads_red[j, i] + heads_red2[j, i]
+    return _estimate_k(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
+                       exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out)
+
+
 # -- the guard ---------------------------------------------------------------------------------
 
 
@@ -225,6 +254,7 @@ class SafetyGuard:
         self.gain = np.ones(grid, np.float32)
         self.mean_luminance = 0.0
         self._steps = 0
+        self._band_stamps: list = [None] * MEMORY_EVERY  # the memory each band was taken from
         # Scratch and per-configuration constants, so a step allocates next to nothing.
         self._heads2 = np.zeros((gy, gx), np.float32)
         self._heads_red2 = np.zeros((gy, gx), np.float32)
@@ -254,9 +284,9 @@ class SafetyGuard:
             self._palette = palette
         return self._shading
 
-    def _draw_heads(self, engine: Engine, palette: Palette, size: tuple[int, int]) -> None:
-        """Fill self.heads / heads_red with the crisp heads' light per coarse cell (see
-        head_light), passing it only the slots that hold live heads."""
+    def _head_scale(self, engine: Engine, size: tuple[int, int]) -> tuple:
+        """(coarse cells per unit of height, a head's footprint in cells) for frames of `size`
+        (see head_light), recomputed only when the size or the field changes."""
         if (size, engine.field_h) != self._size:
             cells = engine.field_h / COARSE_CELL  # coarse cells per unit of height
             cell_px = size[1] / cells
@@ -264,38 +294,41 @@ class SafetyGuard:
             footprint = 2.0 * np.pi * radius * radius / (cell_px * cell_px)
             self._cells, self._footprint = np.float32(cells), np.float32(footprint)
             self._size = (size, engine.field_h)
-        gain = engine.participants.light[: max(1, len(engine.participants))]
-        strength = np.float32(head_strength(palette, self.exposure))
-        runs = self._runs
-        count = _live_runs(engine.age, engine.life, _SLOT_BLOCK, runs)
-        outs = ((self.heads, self.heads_red), (self._heads2, self._heads_red2))
-        for k in range(max(1, count)):
-            lo, hi = (int(runs[k, 0]), int(runs[k, 1])) if count else (0, 0)
-            head_light(engine.pos[lo:hi], engine.colour[lo:hi], engine.age[lo:hi],
-                       engine.life[lo:hi], engine.pidx[lo:hi], gain, engine.vitality,
-                       self._cells, strength, self._footprint, *outs[k])
-        if count == 2:
-            np.add(self.heads, self._heads2, out=self.heads)
-            np.add(self.heads_red, self._heads_red2, out=self.heads_red)
+        return self._cells, self._footprint
+
+    def _memory_rows(self, engine: Engine) -> tuple[int, int]:
+        """The rows of the memory's block means this step refreshes: all of them on the first
+        step, then one band per step (the memory changes slowly). A band is passed over when
+        the engine's memory is the one it was last computed from (`Engine.memory_stamp`):
+        the means would come out the same."""
+        stamp = getattr(engine, "memory_stamp", None)
+        if self._steps == 0:
+            self._band_stamps = [stamp] * MEMORY_EVERY
+            return 0, self.memory_coarse.shape[0]
+        k = self._steps % MEMORY_EVERY
+        if stamp is not None and self._band_stamps[k] is stamp:
+            return 0, 0
+        self._band_stamps[k] = stamp
+        return self._bands[k]
 
     def _estimate(self, engine: Engine, palette: Palette, size: tuple[int, int]) -> float:
         """Fill the limiter-grid luminance and red of the next frame; returns the mean
         luminance."""
-        if self._steps == 0:
-            _memory_block_mean(engine.memory, self.memory_coarse, COARSE_CELL, 0,
-                               self.memory_coarse.shape[0])
-        else:  # the memory changes slowly: a band of its (costly) block means per step
-            lo, hi = self._bands[self._steps % MEMORY_EVERY]
-            _memory_block_mean(engine.memory, self.memory_coarse, COARSE_CELL, lo, hi)
+        j0, j1 = self._memory_rows(engine)
         self._steps += 1
         memory_gain, shadow, bloom, exposure, tint = self._shading_of(palette)
-        self._draw_heads(engine, palette, size)
+        cells, footprint = self._head_scale(engine, size)
+        gain = engine.participants.light[: max(1, len(engine.participants))]
+        strength = np.float32(head_strength(palette, self.exposure))
         grid = self.limiter.grid
         self._lum = np.empty(grid, np.float32)
         self._red = np.empty(grid, np.float32)
-        return _estimate_k(engine.live_coarse, self.memory_coarse, memory_gain, engine.vitality,
-                           shadow, bloom, exposure * self.exposure, tint, self.heads,
-                           self.heads_red, *self._edges, self._lum, self._red)
+        return _estimate_step(
+            engine.memory, self.memory_coarse, j0, j1, engine.age, engine.life, engine.pos,
+            engine.colour, engine.pidx, gain, engine.vitality, cells, strength, footprint,
+            self._runs, self.heads, self.heads_red, self._heads2, self._heads_red2,
+            engine.live_coarse, memory_gain, shadow, bloom, exposure * self.exposure, tint,
+            *self._edges, self._lum, self._red)
 
     def estimate(
         self, engine: Engine, palette: Palette, size: tuple[int, int]
@@ -345,3 +378,4 @@ class SafetyGuard:
         self.limiter.load_state_dict(state["limiter"])
         self.exposure, self.gain, self._steps = exposure, gain.copy(), steps
         self.memory_coarse[...] = memory
+        self._band_stamps = [None] * MEMORY_EVERY
