@@ -77,6 +77,17 @@ class ReferenceEngine(Engine):
             self._field_pass()
         self.step_index += 1
 
+    def _field_pass(self) -> None:
+        cfg = self.config
+        kernels.update_light_and_memory(
+            self.live, self.memory, self.vitality, self.recolour, self.chroma,
+            *self.coarse_taps, self._fields_wide, np.float32(self.live_scale),
+            np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
+            np.float32(self.dt * self._live_n), np.float32(self._live_n),
+        )
+        np.multiply(self._coarse_scaled, np.float32(self.live_scale), out=self._coarse_scaled)
+        self._live_n = 0
+
     def _reference_participants(self, t: float, dt: float) -> None:
         cfg = self.config
         p = self.participants
@@ -269,6 +280,45 @@ def test_the_fused_step_is_the_reference_step_bit_for_bit(config):
             _same_state(fused, reference, f"step {step}")
     assert fused.evictions == reference.evictions
     assert fused.light_share() == reference.light_share()
+
+
+def test_a_wall_dark_for_minutes_decays_into_subnormals_exactly_as_before():
+    """In a long blackout the live light decays into float32 subnormals (the smallest ones
+    stay: the decay rounds them back to themselves), which the step handles without forming
+    subnormal products; the bits are those of the plain multiplies."""
+    config = EngineConfig(size=(160, 90), seed=3)
+    events = list(simulate("festival", participants=8, duration=20.0, seed=2).events)
+    events += [SignalEvent(t=20.0, level=0.0), SignalEvent(t=165.0, level=1.0)]
+    events += [EmotionEvent(t=166.0 + k, participant="late", valence=0.5, arousal=0.6,
+                            intensity=0.8, emotion="awe") for k in range(5)]
+    fused, reference = Engine(config), ReferenceEngine(config)
+    timelines = Timeline(events), Timeline(events)
+    tiny = np.finfo(np.float32).tiny
+    subnormal = False
+    for step in range(1, 5401):  # subnormals from about 130 s on; light returns at 166 s
+        timelines[0].step(fused)
+        timelines[1].step(reference)
+        if step % 450 == 0:
+            _same_state(fused, reference, f"step {step}")
+            live = fused.live
+            subnormal |= bool(((live > 0) & (live < tiny)).any())
+    assert subnormal
+
+
+def test_scale_rows_is_the_float32_multiply_bit_for_bit():
+    rng = np.random.default_rng(11)
+    tiny = np.finfo(np.float32).tiny
+    for _ in range(50):
+        x = (rng.uniform(1, 2, (9, 13, 3)) * 2.0 ** rng.uniform(-152, 4, (9, 13, 3)))
+        x = x.astype(np.float32)
+        x[rng.random(x.shape) < 0.1] = 0.0
+        x[rng.random(x.shape) < 0.1] = tiny
+        sub = rng.random(x.shape) < 0.3
+        x[sub] = (rng.integers(1, 2**23, x.shape)[sub] * 2.0**-149).astype(np.float32)
+        s = np.float32(rng.choice([rng.uniform(0, 1), 1.0, 0.8799, 0.5, 0.0]))
+        out = x.copy()
+        kernels.scale_rows(out, out, 0, x.shape[0], s)
+        assert np.array_equal((x * s).view(np.int32), out.view(np.int32))
 
 
 def test_the_paint_is_the_same_bits_in_any_number_of_bands():
