@@ -281,7 +281,6 @@ class Engine:
         self._live_n = 0  # steps of decay owed to self.live
         self.coarse_taps = (kernels.axis_taps(fw, gx), kernels.axis_taps(fh, gy))
         self._fields_wide = np.zeros((gy, fw, 5), np.float32)  # scratch of the field pass
-        self._parked: np.ndarray | None = None  # subnormal light set aside (see _field_pass)
         self._threads = kernels.threads_for(fh * fw)
         # the step's constants and scratch (the step allocates next to nothing)
         dt = self.dt
@@ -536,28 +535,16 @@ class Engine:
         return self._decay**self._live_n
 
     def _field_pass(self) -> None:
-        """Every few steps: bring the live light to true scale and update the memory from it.
-
-        On a wall dark everywhere (vitality and recolour 0) its subnormal live light is set
-        aside for the pass and put back as the pass would leave it (see kernels.park_light):
-        the same bits, without the pass's subnormal multiplies.
-        """
+        """Every few steps: bring the live light to true scale and update the memory from it
+        (light below kernels.LIGHT_FLOOR goes to 0 on the way: see kernels.scale_rows)."""
         cfg = self.config
-        parked = 0
-        if kernels.all_zero(self.vitality) and kernels.all_zero(self.recolour):
-            if self._parked is None:
-                self._parked = np.zeros_like(self.live)
-            parked = kernels.park_light(self.live, self.memory, self._parked,
-                                        cfg.sink_rate * self.dt * self._live_n)
         kernels.update_light_and_memory(
             self.live, self.memory, self.vitality, self.recolour, self.chroma,
             *self.coarse_taps, self._fields_wide, np.float32(self.live_scale),
             np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
             np.float32(self.dt * self._live_n), np.float32(self._live_n),
         )
-        if parked:
-            kernels.unpark_light(self.live, self._parked, np.float32(self.live_scale))
-        gy = self._coarse_scaled.shape[0]  # × live_scale, as np.multiply would (see scale_rows)
+        gy = self._coarse_scaled.shape[0]
         kernels.scale_rows(self._coarse_scaled, self._coarse_scaled, 0, gy,
                            np.float32(self.live_scale))
         self._live_n = 0

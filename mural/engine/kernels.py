@@ -385,6 +385,7 @@ def update_light_and_memory(
     keep_k = f32(dt / mem_tau)
     attack = f32(1.0) - f32(np.exp(-mem_rate * dt))
     ls = f32(live_scale)
+    lim = f32(LIGHT_FLOOR) / ls  # light that would fall below the floor is 0 (see scale_rows)
     boost = f32(recolour_boost)
     for y in prange(h):
         top = fields_wide[y0[y]].reshape(5 * w)
@@ -405,9 +406,12 @@ def update_light_and_memory(
             c2 = here[k + 4]
             keep = f32(1.0) - keep_k * v
             sink = sink_rate * (f32(1.0) - v) * dt
-            l0 = lrow[i] * ls
-            l1 = lrow[i + 1] * ls
-            l2 = lrow[i + 2] * ls
+            r0 = lrow[i]
+            r1 = lrow[i + 1]
+            r2 = lrow[i + 2]
+            l0 = (r0 if r0 >= lim else f32(0.0)) * ls
+            l1 = (r1 if r1 >= lim else f32(0.0)) * ls
+            l2 = (r2 if r2 >= lim else f32(0.0)) * ls
             # the memory follows the light's envelope: it rises toward brighter light (attack)
             # and lets go only slowly, and only where the wall is alive (keep)
             m0 = mrow[i] * keep + max(l0 - mrow[i], f32(0.0)) * attack + l0 * sink
@@ -680,96 +684,26 @@ def step_participants(n, awake, health, presence, colour, target_colour, pos, ta
     return min(total, max_particles), fell_asleep, pairwise_sum(alive, 0, n)
 
 
-TINY32 = float(np.finfo(np.float32).tiny)  # the smallest normal float32, 2**-126
+LIGHT_FLOOR = 2.0**-90  # live light below this (~8e-28) is none: it is set to 0
 
 
 @njit(cache=True)
 def scale_rows(src, dst, j0, j1, s):
-    """dst[j0:j1] = src[j0:j1] * s for (gy, gx, 3) float32 grids, src >= 0 and 0 <= s <= 1:
-    IEEE float32 products, bit for bit, without ever rounding one to a subnormal in a
-    register (each such rounding costs a microcode assist, ~15x a multiply: a dark wall's
-    light decays into subnormals). The product is exact in float64; one in the normal range
-    is rounded to float32 as the multiply would; one below it is rounded onto the subnormal
-    grid (multiples of 2**-149, ties to even) and its bits are written as they are."""
-    bits = dst.view(np.int32)
-    s64 = np.float64(s)
+    """dst[j0:j1] = src[j0:j1] × s for (gy, gx, 3) float32 grids of light (>= 0) and a decay
+    0 < s <= 1, with light that would fall below LIGHT_FLOOR set to 0 instead.
+
+    Why the floor: decayed light would otherwise sink into float32 subnormals and stay there
+    (0.88 × the smallest subnormal rounds back to itself), and every multiply touching one
+    costs a microcode assist (~15x a multiply): a wall that was once dark anywhere would pay it
+    for the rest of the night. The input is tested before the multiply, so no subnormal is
+    ever formed."""
+    lim = np.float32(LIGHT_FLOOR) / s
     for j in range(j0, j1):
         for i in range(src.shape[1]):
             for c in range(src.shape[2]):
-                p = np.float64(src[j, i, c]) * s64
-                if p >= TINY32 or p == 0.0:
-                    dst[j, i, c] = np.float32(p)
-                else:
-                    bits[j, i, c] = np.int32(np.rint(p * 2.0**149))
-
-
-MEMORY_FLOOR32 = 2.0**-120  # memory at least this far above the subnormals (see park_light)
-
-
-@njit(cache=True)
-def all_zero(grid):
-    """Whether every value of a 2-D grid is 0."""
-    for j in range(grid.shape[0]):
-        for i in range(grid.shape[1]):
-            if grid[j, i] != 0.0:
-                return False
-    return True
-
-
-@njit(cache=True, parallel=True)
-def park_light(live, memory, parked, sink):
-    """Before a field pass on a wall whose vitality and recolour are 0 everywhere: set aside
-    (into `parked`, zeroing them in `live`) the subnormal live values whose memory channel is
-    at least MEMORY_FLOOR32 and at least l · max(1, sink) · 2**27, for `sink` (>= 0) the
-    pass's sink factor (sink_rate × its dt); returns how many values it set aside.
-
-    Why the pass's result stays the same bits: with vitality 0 the memory keeps exactly
-    (keep = 1) and with recolour 0 nothing is recoloured (take = 0), so a channel's memory m
-    becomes m + max(l' - m, 0)·attack + l'·sink for the live light l' = l × live_scale <= l.
-    For such an m the first term is 0 and the second is below half a unit in the last place
-    of m (which is at least m · 2**-25), so the memory comes out m whether l is there or 0,
-    in any order and with any fused multiply-add the fast-math pass uses. The live value the
-    pass would store, l × live_scale, is put back by unpark_light. The pass then never
-    multiplies a subnormal: each costs a microcode assist, and a wall dark for minutes is
-    mostly subnormal light (the decay rounds the smallest ones back to themselves)."""
-    h = live.shape[0]
-    flat_w = live.shape[1] * 3
-    margin = max(1.0, abs(sink)) * 2.0**27
-    hits = np.zeros(h, np.int64)
-    for y in prange(h):
-        lrow = live[y].reshape(flat_w)
-        mrow = memory[y].reshape(flat_w)
-        prow = parked[y].reshape(flat_w)
-        count = 0
-        for i in range(flat_w):  # branch-free (selects), so it runs on SIMD lanes
-            v = lrow[i]
-            m = mrow[i]
-            park = ((v != 0.0) & (v < TINY32) & (m >= MEMORY_FLOOR32)
-                    & (np.float64(m) >= np.float64(v) * margin))
-            prow[i] = v if park else np.float32(0.0)
-            lrow[i] = np.float32(0.0) if park else v
-            count += park
-        hits[y] = count
-    return hits.sum()
-
-
-@njit(cache=True, parallel=True)
-def unpark_light(live, parked, live_scale):
-    """After the field pass: live = parked × live_scale (the product the pass would have
-    stored, rounded as float32 multiplies round: see scale_rows) where light was parked;
-    live_scale is at most 1."""
-    h = live.shape[0]
-    flat_w = live.shape[1] * 3
-    s64 = np.float64(live_scale)
-    for y in prange(h):
-        prow = parked[y].reshape(flat_w)
-        bits = live[y].reshape(flat_w).view(np.int32)
-        for i in range(flat_w):  # branch-free, on SIMD lanes
-            v = prow[i]
-            # a parked value is subnormal and live_scale <= 1: the product is on the
-            # subnormal grid (2**23 steps of it are the smallest normal, the same bits)
-            k = np.int32(np.rint(np.float64(v) * s64 * 2.0**149))
-            bits[i] = k if v != 0.0 else bits[i]
+                v = src[j, i, c]
+                v = v if v >= lim else np.float32(0.0)
+                dst[j, i, c] = v * s
 
 
 @njit(cache=True)
@@ -1118,9 +1052,7 @@ def _shadow_row(j, vitality, vit_next, ceiling, chroma, chroma_w, chroma_next, w
         l1 = live_coarse[j, i, 1]
         l2 = live_coarse[j, i, 2]
         peak = max(l0, max(l1, l2))
-        # light below 1e-30 cannot inject (its strength would be far below 1e-3): its product,
-        # a subnormal, is not formed (see scale_rows)
-        strength_here = min(1.0, peak * inject_gain) if peak > 1e-30 else 0.0
+        strength_here = min(1.0, peak * inject_gain)
         if strength_here > 1e-3 and vitality[j, i] > 0.05:
             mix = strength_here * min(1.0, 8.0 * dt)
             chroma_next[j, i, 0] += (l0 / peak - chroma_next[j, i, 0]) * mix
