@@ -218,11 +218,32 @@ def splat_trails(buf, coarse, pos, prev, colour, age, life, pidx, gain, scale, b
                          lo, hi)
 
 
+@njit(cache=True, inline="always")
+def _glow_columns(ex, x_lo, c0, sx):
+    """sx[ci] = the sum of a glow's column weights `ex` (from column x_lo) over coarse column
+    c0 + ci, in ascending columns (the glow is separable, so a cell's share is sy × sx)."""
+    for q in range(sx.shape[0]):
+        sx[q] = 0.0
+    for j in range(ex.shape[0]):
+        sx[(x_lo + j) // COARSE_CELL - c0] += ex[j]
+
+
+@njit(cache=True, inline="always")
+def _glow_cells(coarse, cj, c0, sx, sy, r, g, b):
+    """A glow's light in coarse row cj at once: each cell gains rgb × (its row weights' sum sy ×
+    its column weights' sum) / area, the mean its pixels gained (one rounding per cell)."""
+    area = 1.0 / (COARSE_CELL * COARSE_CELL)
+    for ci in range(sx.shape[0]):
+        k = sy * sx[ci] * area
+        _add3(coarse, cj, c0 + ci, r * k, g * k, b * k)
+
+
 @njit(cache=True)
 def splat_glow(buf, coarse, cx, cy, radius, r, g, b):
     """Add a soft gaussian blob (an emitter's core) centred at pixel (cx, cy).
 
-    The gaussian is separable: one exp per row and per column, not per pixel.
+    The gaussian is separable: one exp per row and per column, not per pixel, and each coarse
+    cell gains its share at once (see _glow_cells).
     """
     h, w = buf.shape[0], buf.shape[1]
     reach = int(radius * 2.5) + 1
@@ -238,20 +259,22 @@ def splat_glow(buf, coarse, cx, cy, radius, r, g, b):
         dx = x + 0.5 - cx
         ex[x - x_lo] = np.exp(-dx * dx * inv)
     cell = COARSE_CELL
-    area = 1.0 / (cell * cell)
+    c0 = x_lo // cell
+    sx = np.empty((x_hi - 1) // cell - c0 + 1)
+    _glow_columns(ex, x_lo, c0, sx)
+    sy = 0.0
     for y in range(y_lo, y_hi):
         dy = y + 0.5 - cy
         ey = np.exp(-dy * dy * inv)
-        cj = y // cell
         for x in range(x_lo, x_hi):
             k = ey * ex[x - x_lo]
             buf[y, x, 0] += r * k
             buf[y, x, 1] += g * k
             buf[y, x, 2] += b * k
-            ci = x // cell
-            coarse[cj, ci, 0] += r * k * area
-            coarse[cj, ci, 1] += g * k * area
-            coarse[cj, ci, 2] += b * k * area
+        sy += ey
+        if y == y_hi - 1 or (y + 1) % cell == 0:
+            _glow_cells(coarse, y // cell, c0, sx, sy, r, g, b)
+            sy = 0.0
 
 
 @njit(cache=True)
@@ -883,13 +906,9 @@ def _emitter_glows(active, pos, colour, light, intensity, arousal, scale, boost,
 
 
 @njit(cache=True)
-def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, tq, acc):
-    """splat_glow's light in rows [lo, hi): the same terms added in the same order.
-
-    A pixel row is one contiguous loop; each coarse cell's running sum is kept (rounded to
-    float32 after every term, as splat_glow's `+=` rounds) and stored at the end of the cell's
-    rows. Terms of pixels outside the glow are 0.0, which leaves a sum as it is.
-    """
+def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, sx):
+    """splat_glow's light in rows [lo, hi) (whole coarse rows): the same terms in the same
+    order, each pixel row one contiguous loop on SIMD lanes."""
     h, w = buf.shape[0], buf.shape[1]
     reach = int(radius * 2.5) + 1
     inv = 1.0 / (2.0 * radius * radius)
@@ -903,30 +922,23 @@ def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, tq, 
     y_hi = min(y_hi, hi)
     if y_hi <= y_lo:
         return
+    nx = x_hi - x_lo
     for x in range(x_lo, x_hi):
         dx = x + 0.5 - cx
         ex[x - x_lo] = np.exp(-dx * dx * inv)
     cell = COARSE_CELL
-    area = 1.0 / (cell * cell)
-    nx = x_hi - x_lo
     c0 = x_lo // cell
-    ncell = (x_hi - 1) // cell - c0 + 1
-    p0 = 3 * (x_lo - c0 * cell)
-    for q in range(ncell * cell * 3):
-        tq[q] = 0.0
+    cells = sx[:(x_hi - 1) // cell - c0 + 1]
+    _glow_columns(ex[:nx], x_lo, c0, cells)
     for j in range(nx):
         rgb3[3 * j] = r
         rgb3[3 * j + 1] = g
         rgb3[3 * j + 2] = b
     base = 3 * x_lo
+    sy = 0.0
     for y in range(y_lo, y_hi):
         dy = y + 0.5 - cy
         ey = np.exp(-dy * dy * inv)
-        cj = y // cell
-        if y == y_lo or y % cell == 0:
-            for ci in range(ncell):
-                for c in range(3):
-                    acc[3 * ci + c] = coarse[cj, c0 + ci, c]
         for j in range(nx):
             k = ey * ex[j]
             kk3[3 * j] = k
@@ -934,19 +946,11 @@ def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, tq, 
             kk3[3 * j + 2] = k
         flat = buf[y].reshape(3 * w)
         for q in range(3 * nx):
-            v = rgb3[q] * kk3[q]
-            flat[base + q] += v
-            tq[p0 + q] = v * area
-        for o in range(cell):
-            for ci in range(ncell):
-                s = 3 * (cell * ci + o)
-                acc[3 * ci] = np.float32(acc[3 * ci] + tq[s])
-                acc[3 * ci + 1] = np.float32(acc[3 * ci + 1] + tq[s + 1])
-                acc[3 * ci + 2] = np.float32(acc[3 * ci + 2] + tq[s + 2])
+            flat[base + q] += rgb3[q] * kk3[q]
+        sy += ey
         if y == y_hi - 1 or (y + 1) % cell == 0:
-            for ci in range(ncell):
-                for c in range(3):
-                    coarse[cj, c0 + ci, c] = acc[3 * ci + c]
+            _glow_cells(coarse, y // cell, c0, cells, sy, r, g, b)
+            sy = 0.0
 
 
 @njit(cache=True)
@@ -1176,11 +1180,10 @@ def advance_and_paint(
         ex = np.empty(width, np.float32)
         rgb3 = np.empty(3 * width)
         kk3 = np.empty(3 * width)
-        tq = np.empty(3 * (width + 2 * COARSE_CELL))
-        acc = np.empty(3 * (width // COARSE_CELL + 2), np.float32)
+        sx = np.empty(width // COARSE_CELL + 2)
         for k in range(n_glows):
             _glow_rows(buf, coarse, glows[k, 0], glows[k, 1], glows[k, 2], glows[k, 3],
-                       glows[k, 4], glows[k, 5], lo, hi, ex, rgb3, kk3, tq, acc)
+                       glows[k, 4], glows[k, 5], lo, hi, ex, rgb3, kk3, sx)
         target0 = np.empty(gx)
         best_ws = np.empty(gx, np.float32)
         best_at = np.empty((gx, 2), np.int64)
