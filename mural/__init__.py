@@ -4,10 +4,14 @@ import os as _os
 
 from mural._version import __version__
 
-# numba's parallel kernels run on OpenMP, whose idle threads spin; on a 2-core machine that
-# shares its cores with ffmpeg or a window, spinning threads make every kernel several times
-# slower. Passive waiting costs microseconds per kernel and saves the frame rate.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# numba's parallel kernels run on OpenMP. An idle OpenMP thread that sleeps at once (a passive
+# wait) costs ~70 us to wake on this project's 2-core machine, several times per step: a
+# quarter of a fast-forward's time. One that spins for ever takes a core from ffmpeg or a
+# window. So idle threads spin briefly (30,000 rounds, ~0.3 ms: the gaps inside a step) and
+# then sleep. A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins (set before libgomp loads,
+# at the first parallel kernel).
+if "OMP_WAIT_POLICY" not in _os.environ:
+    _os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 # The Python API (mural/api.py), loaded on first use so `import mural` and the CLI stay light.
 __all__ = [
