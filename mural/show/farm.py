@@ -50,7 +50,6 @@ import contextlib
 import json
 import math
 import os
-import queue
 import secrets
 import shutil
 import signal
@@ -67,7 +66,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
 import numpy as np
 
 from mural._version import __version__
@@ -103,7 +101,8 @@ from mural.show.video import (
 from mural.show.wall import Wall
 from mural.sinks.png import save_png
 from mural.sinks.progress import Progress, format_duration
-from mural.sinks.video import FRAME_PATTERN, output_kind
+from mural.sinks.segments import TsSegmentWriter, concat_mp4, packet_times
+from mural.sinks.video import FRAME_PATTERN, gop_frames, h264_size, output_kind
 from mural.sources.offline import load_offline
 
 FARM_EXTRA = "lumina-mural[farm]"
@@ -203,11 +202,6 @@ class Segment:
     first: int
     written: int
     begin: float
-
-
-def gop_frames(fps: Fraction) -> int:
-    """The serial writer's keyframe interval: about 2 s of frames."""
-    return max(1, round(float(fps) * 2))
 
 
 def plan_segments(job: VideoJob, *, slots: int, kind: str, size: tuple[int, int],
@@ -369,120 +363,6 @@ def _events_for(payload: bytes, fingerprint: tuple[str, int]) -> list[Event]:
 
 
 # -- segment writers (on the worker) ----------------------------------------------------------
-
-
-def x264_segment_args(preset: str, crf: int, gop: int, threads: int | None = None) -> list[str]:
-    """The encoder settings of every segment: the serial export's preset, crf and GOP, closed
-    GOPs and headers at each IDR, so segments join by stream copy. `threads`: x264's threads
-    (None: its own choice, 1.5 per core)."""
-    params = f"keyint={gop}:open-gop=0:repeat-headers=1"
-    if threads is not None:
-        params += f":threads={threads}"
-    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-g", str(gop),
-            "-x264-params", params]
-
-
-def _filters(size: tuple[int, int]) -> tuple[tuple[int, int], str]:
-    """The serial MP4 writer's colour pipeline (and its crop of an odd side)."""
-    width, height = size
-    out_w, out_h = max(2, width - width % 2), max(2, height - height % 2)
-    chain = [f"crop={out_w}:{out_h}:0:0"] if (out_w, out_h) != (width, height) else []
-    chain += [
-        "scale=out_color_matrix=bt709:out_range=tv",
-        "format=yuv420p",
-        "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
-    ]
-    return (out_w, out_h), ",".join(chain)
-
-
-class TsSegmentWriter:
-    """One segment as H.264 in MPEG-TS: raw frames piped into ffmpeg.
-
-    `background`: a thread feeds ffmpeg from a small queue of frame copies, so the next frame
-    renders while ffmpeg takes this one (a worker with cores to spare). Without it each frame
-    goes straight into the pipe, one copy less per frame (measured 5% less CPU per segment
-    where N workers share the cores, and no slower: ffmpeg reads its input on a thread of its
-    own).
-    """
-
-    QUEUE = 4
-
-    def __init__(self, path: Path, size: tuple[int, int], fps: Fraction, crf: int,
-                 preset: str, threads: int | None = None, background: bool = True) -> None:
-        self.path = path
-        self.background = background
-        self.fps = fps
-        self.frames_written = 0
-        self.output_size, chain = _filters(size)
-        self._shape = (size[1], size[0], 3)
-        self.cmd = [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}",
-            "-framerate", str(fps), "-i", "pipe:0", "-an", "-vf", chain,
-            *x264_segment_args(preset, crf, gop_frames(fps), threads),
-            "-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0", "-y", str(path),
-        ]  # fmt: skip
-        self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, stderr=self._err,
-                                     start_new_session=True)
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(self.QUEUE)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._feed, name="mural-segment-encoder",
-                                        daemon=True)
-        self._thread.start()
-
-    def _feed(self) -> None:
-        try:
-            while (frame := self._queue.get()) is not None:
-                self.proc.stdin.write(memoryview(frame).cast("B"))
-        except BaseException as exc:  # handed to the rendering thread
-            self._error = exc
-            with contextlib.suppress(queue.Empty):
-                while True:  # unblock a writer waiting on a full queue
-                    self._queue.get_nowait()
-
-    def write(self, frame: np.ndarray) -> None:
-        if frame.shape != self._shape or frame.dtype != np.uint8:
-            raise ValueError(f"expected a {self._shape} uint8 frame, got {frame.shape}")
-        if self._error is not None:
-            raise self._failure() from self._error
-        if not self.background:
-            try:
-                self.proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
-            except (BrokenPipeError, OSError) as exc:
-                raise self._failure() from exc
-        else:
-            self._queue.put(np.array(frame, order="C", copy=True))
-        self.frames_written += 1
-
-    def _failure(self) -> RuntimeError:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        self._err.seek(0)
-        said = self._err.read().decode("utf-8", "replace")[-2000:] or "(nothing)"
-        return RuntimeError(f"ffmpeg failed on segment {self.path.name} (exit code "
-                            f"{self.proc.returncode}); it said:\n{said}")
-
-    def __enter__(self) -> TsSegmentWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is not None:
-                self.proc.kill()
-                self._queue.put(None)
-                self._thread.join(timeout=10)
-                self.proc.wait()
-                return
-            self._queue.put(None)
-            self._thread.join()
-            with contextlib.suppress(BrokenPipeError, OSError):
-                self.proc.stdin.close()
-            if self.proc.wait() != 0 or self._error is not None:
-                raise self._failure()
-        finally:
-            self._err.close()
 
 
 class PngSegmentWriter:
@@ -1134,20 +1014,11 @@ def _join(staging: _Staging, segments: list[Segment], kind: str, output: Path,
                        encoding="utf-8")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
-    movflags = "+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets"
-    if meta:
-        movflags += "+use_metadata_tags"
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error",
-           "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v", "-c", "copy",
-           "-movflags", movflags]
-    for key, value in meta.items():
-        cmd += ["-metadata", f"{key}={value}"]
-    cmd += ["-f", "mp4", "-y", str(tmp)]
     try:
-        done = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise FarmError(f"ffmpeg could not join the segments in {folder}: "
-                            f"{done.stderr.decode('utf-8', 'replace')[-1500:]}")
+        try:
+            concat_mp4(listing, tmp, meta)
+        except RuntimeError as exc:
+            raise FarmError(f"ffmpeg could not join the segments in {folder}: {exc}") from exc
         times = packet_times(tmp)
         if len(times) != total or any(b <= a for a, b in zip(times, times[1:], strict=False)):
             raise FarmError(f"the joined video has {len(times)} frames, expected {total}, or "
@@ -1157,32 +1028,7 @@ def _join(staging: _Staging, segments: list[Segment], kind: str, output: Path,
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    return _filters(staging_size(staging))[0]
-
-
-def packet_times(path: str | Path) -> list[int]:
-    """Decode timestamps (DTS, in the stream's time base) of every video packet of a file, in
-    file order, read without decoding (ffmpeg's framecrc muxer with stream copy)."""
-    done = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i",
-         str(path), "-map", "0:v", "-c", "copy", "-f", "framecrc", "-"],
-        capture_output=True, stdin=subprocess.DEVNULL, check=False)
-    times = []
-    for line in done.stdout.decode("ascii", "replace").splitlines():
-        if line and not line.startswith("#"):
-            parts = [p.strip() for p in line.split(",")]
-            times.append(int(parts[1]))
-    return times
-
-
-def presentation_times(path: str | Path) -> list[int]:
-    """Presentation timestamps of every video packet (the same listing as packet_times)."""
-    done = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i",
-         str(path), "-map", "0:v", "-c", "copy", "-f", "framecrc", "-"],
-        capture_output=True, stdin=subprocess.DEVNULL, check=False)
-    return [int(line.split(",")[2]) for line in done.stdout.decode("ascii", "replace")
-            .splitlines() if line and not line.startswith("#")]
+    return h264_size(staging_size(staging))
 
 
 def farm_export(
@@ -1261,9 +1107,7 @@ __all__ = [
     "farm_export",
     "farm_render",
     "import_distributed",
-    "packet_times",
     "plan_segments",
-    "presentation_times",
     "render_segment",
     "staging_folder",
 ]

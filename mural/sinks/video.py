@@ -47,7 +47,8 @@ from PIL import Image
 
 from mural.sinks.png import save_png
 
-__all__ = ["FRAME_PATTERN", "KINDS", "VideoWriter", "ffmpeg_size_problem", "output_kind",
+__all__ = ["COLOUR_FILTERS", "FRAME_PATTERN", "KINDS", "MP4_MOVFLAGS", "VideoWriter",
+           "ffmpeg_size_problem", "gop_frames", "h264_filters", "h264_size", "output_kind",
            "probe_video"]
 
 KINDS = ("mp4", "webm", "gif", "frames")
@@ -59,6 +60,33 @@ X264_PRESETS = (
     "medium", "slow", "slower", "veryslow", "placebo",
 )  # fmt: skip
 _STDERR_TAIL = 40  # lines of ffmpeg's stderr kept for error messages
+
+
+MP4_MOVFLAGS = "+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets"
+COLOUR_FILTERS = (
+    "scale=out_color_matrix=bt709:out_range=tv",
+    "format=yuv420p",
+    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
+)
+
+
+def gop_frames(fps: Fraction) -> int:
+    """The keyframe (and MP4 fragment) interval: about 2 s of frames."""
+    return max(1, round(float(fps) * 2))
+
+
+def h264_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The frame size an MP4 gets: yuv420p needs even sides, so an odd one loses a pixel."""
+    width, height = size
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
+def h264_filters(size: tuple[int, int]) -> tuple[tuple[int, int], str]:
+    """(output size, ffmpeg filter chain) of an MP4 of frames of `size`: the odd pixel
+    cropped, BT.709 yuv420p with its colour tags."""
+    out = h264_size(size)
+    crop = [f"crop={out[0]}:{out[1]}:0:0"] if out != tuple(size) else []
+    return out, ",".join([*crop, *COLOUR_FILTERS])
 
 
 FFMPEG_MAX_AREA = (2**31 - 1) // 8  # ffmpeg's av_image_check_size: (w+128)*(h+128) below this
@@ -360,31 +388,22 @@ class _FfmpegBackend(_Backend):
     ) -> None:
         width, height = size
         if kind == "mp4":  # H.264 yuv420p needs even sides: crop the odd pixel off
-            out_w, out_h = max(2, width - width % 2), max(2, height - height % 2)
             if width < 2 or height < 2:
                 raise ValueError(f"{kind} needs frames at least 2x2, got {width}x{height}")
+            self.output_size, chain = h264_filters(size)
         else:
-            out_w, out_h = width, height
-        self.output_size = (out_w, out_h)
-        filters = []
-        if (out_w, out_h) != (width, height):
-            filters.append(f"crop={out_w}:{out_h}:0:0")
-        filters += [
-            "scale=out_color_matrix=bt709:out_range=tv",
-            "format=yuv420p",
-            "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
-        ]
-        gop = max(1, round(float(fps) * 2))  # keyframe (and MP4 fragment) every ~2 s
+            self.output_size, chain = size, ",".join(COLOUR_FILTERS)
+        gop = gop_frames(fps)
         cmd = [
             imageio_ffmpeg.get_ffmpeg_exe(),
             "-hide_banner", "-nostats", "-loglevel", "warning",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
             "-framerate", str(fps), "-i", "pipe:0",
-            "-an", "-vf", ",".join(filters), "-g", str(gop),
+            "-an", "-vf", chain, "-g", str(gop),
             "-flush_packets", "1",  # hand each fragment to the OS: a kill keeps it
         ]  # fmt: skip
         if kind == "mp4":
-            movflags = "+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets"
+            movflags = MP4_MOVFLAGS
             if metadata:
                 movflags += "+use_metadata_tags"  # keep our own keys, not just title etc.
             cmd += [

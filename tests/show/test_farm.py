@@ -25,12 +25,11 @@ from mural.show.farm import (
     FarmInterrupted,
     FarmOptions,
     farm_export,
-    packet_times,
     plan_segments,
-    presentation_times,
     staging_folder,
 )
 from mural.show.video import VideoJob, export_video
+from mural.sinks.segments import packet_times, presentation_times
 from mural.sinks.video import probe_video
 from tests.helpers import blackout, crowd
 from tests.helpers import signal as network
