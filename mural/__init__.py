@@ -26,6 +26,7 @@ __all__ = [
     "run_session",
     "to_image",
     "wall",
+    "write_checkpoints",
 ]
 
 

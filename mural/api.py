@@ -149,27 +149,57 @@ def to_image(frame: np.ndarray) -> Image.Image:
 def render_still(source: StreamLike, at: float, output: str | Path | None = None, *,
                  size: tuple[int, int] = (1920, 1080), seed: int = 0,
                  palette: Palette | str = DEFAULT_PALETTE, participants: People = None,
-                 force: bool = False) -> np.ndarray:
+                 force: bool = False, checkpoints: str | Path | None = None) -> np.ndarray:
     """The frame at `at` seconds (what `mural still` writes); saved as PNG when `output` is
-    given, with the same provenance chunks (an existing file needs `force`)."""
+    given, with the same provenance chunks (an existing file needs `force`). `checkpoints`:
+    a folder from `write_checkpoints` to start from (the same pixels, in seconds)."""
     from mural.show.still import render_still as still
 
     return still(_source(source), at, output, size=size, seed=seed, palette=palette,
-                 personal=_people(participants), force=force, source_name=_name(source))
+                 personal=_people(participants), force=force, source_name=_name(source),
+                 checkpoints=checkpoints)
+
+
+def write_checkpoints(source: StreamLike, folder: str | Path, every: float = 60.0, *,
+                      size: tuple[int, int] = (1920, 1080), seed: int = 0,
+                      palette: Palette | str = DEFAULT_PALETTE, participants: People = None,
+                      end: float | None = None, force: bool = False) -> Any:
+    """Save the whole mural every `every` seconds into `folder` (`mural checkpoint`), for
+    render_still, render_video and farms to start from; returns the CheckpointSet."""
+    from mural.show.checkpoint import write_checkpoints as write
+
+    return write(_events(source), folder, every, size=size, seed=seed, palette=palette,
+                 personal=_people(participants), source_name=_name(source), end=end,
+                 force=force)
 
 
 def render_video(source: StreamLike, output: str | Path, *, fps: float = 30,
                  size: tuple[int, int] = (1280, 720), start: float = 0.0,
                  end: float | None = None, seed: int = 0, palette: str = DEFAULT_PALETTE,
                  speed: float = 1.0, crf: int = 20, force: bool = False, quiet: bool = True,
-                 participants: People = None) -> ExportResult:
+                 participants: People = None, checkpoints: str | Path | None = None,
+                 workers: int | None = None, scheduler: str | None = None,
+                 resume: bool = False) -> ExportResult:
     """Render a span frame-exactly into .mp4/.webm/.gif or a frames folder (`mural video`),
-    through the same pipeline as the command; returns what was written."""
+    through the same pipeline as the command; returns what was written.
+
+    `checkpoints`: a folder from `write_checkpoints` to start from. `workers` (a local Dask
+    cluster of that many processes) or `scheduler` ("tcp://HOST:PORT"): render on a farm
+    (MP4 or a frames folder; `pip install 'lumina-mural[farm]'`), `resume` an interrupted
+    farm export: the same frames (bit for bit in a frames folder, within encoder noise in an
+    MP4)."""
+    options = dict(fps=fps, size=size, start=start, end=end, seed=seed, palette=palette,
+                   speed=speed, crf=crf, force=force, quiet=quiet,
+                   personal=_people(participants), source_name=_name(source),
+                   checkpoints=checkpoints)
+    if workers is not None or scheduler is not None or resume:
+        from mural.show.farm import FarmOptions, farm_export
+
+        farm = FarmOptions(workers=workers, scheduler=scheduler, resume=resume)
+        return farm_export(_source(source), output, farm, **options).export
     from mural.show.video import export_video
 
-    return export_video(_source(source), output, fps=fps, size=size, start=start, end=end,
-                        seed=seed, palette=palette, speed=speed, crf=crf, force=force,
-                        quiet=quiet, personal=_people(participants), source_name=_name(source))
+    return export_video(_source(source), output, **options)
 
 
 def render_exposure(source: StreamLike, output: str | Path | None, *, start: float = 0.0,
@@ -214,4 +244,5 @@ __all__ = [
     "run_session",
     "to_image",
     "wall",
+    "write_checkpoints",
 ]

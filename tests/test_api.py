@@ -13,6 +13,8 @@ import mural
 from mural.cli import main
 from mural.events import EventError
 from mural.session import SessionError
+from mural.show.checkpoint import CheckpointError
+from mural.show.farm import FarmError
 from mural.sinks.video import probe_video
 
 
@@ -67,6 +69,39 @@ def test_render_video_from_a_built_stream_and_from_a_file(tmp_path):
     path = built().save(tmp_path / "s.jsonl")
     result = mural.render_video(path, tmp_path / "b/", size=(96, 54), fps=4, start=1, end=2)
     assert result.frames == 4
+
+
+def test_checkpoints_through_the_api_give_the_same_still_and_video(tmp_path):
+    stream = built().build()
+    found = mural.write_checkpoints(stream, tmp_path / "cp", 1.0, size=(96, 54), seed=4)
+    assert [c.t for c in found.checkpoints] == [1.0, 2.0]
+    with pytest.raises(FileExistsError):
+        mural.write_checkpoints(stream, tmp_path / "cp", 1.0, size=(96, 54), seed=4)
+    plain = mural.render_still(stream, 2.5, size=(96, 54), seed=4)
+    again = mural.render_still(stream, 2.5, size=(96, 54), seed=4, checkpoints=tmp_path / "cp")
+    assert np.array_equal(plain, again)
+    mural.render_video(stream, tmp_path / "a/", size=(96, 54), seed=4, fps=4, start=2, end=3)
+    mural.render_video(stream, tmp_path / "b/", size=(96, 54), seed=4, fps=4, start=2, end=3,
+                       checkpoints=tmp_path / "cp")
+    for frame in sorted((tmp_path / "a").glob("*.png")):
+        assert frame.read_bytes() == (tmp_path / "b" / frame.name).read_bytes()
+    with pytest.raises(CheckpointError, match="seed"):
+        mural.render_still(stream, 2.5, size=(96, 54), seed=5, checkpoints=tmp_path / "cp")
+
+
+def test_render_video_on_a_local_farm_writes_the_serial_frames(tmp_path):
+    pytest.importorskip("distributed")
+    stream = built().build()
+    mural.render_video(stream, tmp_path / "serial/", size=(96, 54), fps=4, end=3)
+    result = mural.render_video(stream, tmp_path / "farm/", size=(96, 54), fps=4, end=3,
+                                workers=2)
+    assert result.frames == 12
+    serial = sorted((tmp_path / "serial").glob("*.png"))
+    assert [p.name for p in serial] == sorted(p.name for p in (tmp_path / "farm").glob("*.png"))
+    for frame in serial:
+        assert frame.read_bytes() == (tmp_path / "farm" / frame.name).read_bytes()
+    with pytest.raises(FarmError, match="workers"):
+        mural.render_video(stream, tmp_path / "x/", size=(96, 54), end=1, resume=True)
 
 
 def test_render_exposure_returns_an_image_or_writes_a_png(tmp_path):
