@@ -92,17 +92,21 @@ def test_segments_fall_on_frames_and_own_their_holds():
     from mural.show.farm import first_frame_at
 
     job = VideoJob("x.mp4", 1.0, 9.0, 10, holds=((3.05, 0.5), (9.0, 1.0), (8.95, 0.2)))
-    segments = plan_segments(job, slots=2, kind="mp4", size=SIZE)
+    segments = plan_segments(job, slots=2, kind="mp4", size=SIZE, remote=True)
     assert [(s.k0, s.k1) for s in segments] == [(0, 20), (20, 40), (40, 60), (60, 80)]
+    local = plan_segments(job, slots=2, kind="mp4", size=SIZE)  # one per local worker
+    assert [(s.k0, s.k1) for s in local] == [(0, 40), (40, 80)]
     plain = plan_segments(VideoJob("x/", 1.0, 9.0, 10, holds=((3.05, 0.5), (8.95, 0.2))),
                           slots=2, kind="frames", size=SIZE, segment_seconds=2.0)
     assert [s.written for s in plain] == [20, 25, 20, 22]  # + a 0.5 s hold, + a 0.2 s one
     assert [s.first for s in plain] == [0, 20, 45, 65]
     assert plain[1].begin == 3.0 and plain[3].begin == 7.0
     assert sum(s.written for s in plain) == 87
-    cut = plan_segments(job, slots=2, kind="mp4", size=SIZE,
-                        cuts=[first_frame_at(job, t) for t in (2.55, 6.0, 20.0)])
+    cuts = [first_frame_at(job, t) for t in (2.55, 6.0, 20.0)]
+    cut = plan_segments(job, slots=2, kind="mp4", size=SIZE, cuts=cuts, remote=True)
     assert [(s.k0, s.k1) for s in cut] == [(0, 16), (16, 33), (33, 50), (50, 65), (65, 80)]
+    cut = plan_segments(job, slots=2, kind="mp4", size=SIZE, cuts=cuts)
+    assert [(s.k0, s.k1) for s in cut] == [(0, 16), (16, 50), (50, 80)]
     assert first_frame_at(VideoJob("x/", 1.0, 9.0, 7), 10 / 3) == 17  # 3.43 s, not 3.29
 
 
