@@ -372,7 +372,14 @@ def row_of3(grid, y0, y1, wy, out):
             out[i, c] = a + (grid[y1, i, c] - a) * wy
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+# Fast-math only where it cannot change a result's bits (no NaN or infinity here, and the sign
+# of a zero does not matter): reassociation, contraction into FMAs or reciprocals would let
+# the same source round differently depending on how it was compiled (a kernel loaded from
+# numba's cache gave other memory bits than a fresh compile), and the state must not.
+SAFE_FASTMATH = {"nnan", "ninf", "nsz"}
+
+
+@njit(cache=True, parallel=True, fastmath=SAFE_FASTMATH, error_model="numpy")
 def update_light_and_memory(
     live, memory, vitality, recolour, chroma, taps_x, taps_y, fields_wide, live_scale, mem_rate,
     sink_rate, mem_tau, dt, recolour_boost,
