@@ -375,7 +375,10 @@ def test_real_sigint_to_the_process_group_leaves_a_playable_mp4(tmp_path: Path) 
     target = tmp_path / "sigint.mp4"
     script = textwrap.dedent(
         f"""
-        import sys, numpy as np
+        import signal, sys, numpy as np
+        # as a terminal starts it: Ctrl-C is a KeyboardInterrupt even when the tests run in
+        # the background (a shell's `&` starts jobs with SIGINT ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from mural.sinks.video import VideoWriter
         frame = np.full(({H}, {W}, 3), 90, np.uint8)
         writer = VideoWriter({str(target)!r}, ({W}, {H}), 30)
