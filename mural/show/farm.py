@@ -95,6 +95,7 @@ from mural.show.video import (
     as_fraction,
     check_rate,
     frame_time,
+    planned_export,
     preset_for,
     render_span,
     usable_cores,
@@ -104,7 +105,6 @@ from mural.sinks.png import save_png
 from mural.sinks.progress import Progress, format_duration
 from mural.sinks.segments import TsSegmentWriter, concat_mp4, packet_times
 from mural.sinks.video import FRAME_PATTERN, gop_frames, h264_size, output_kind
-from mural.sources.offline import load_offline
 
 FARM_EXTRA = "lumina-mural[farm]"
 FARM_KINDS = ("mp4", "frames")
@@ -1079,19 +1079,10 @@ def farm_export(
     _farm_kind(str(output))
     check_rate(fps, speed)
     pal = load_palette(palette)
-    if isinstance(source, str):
-        stream = load_offline(source, strict=strict, on_problem=on_problem)
-        events, name = list(stream.events), source_name or source
-    else:
-        events, name = sorted(source, key=lambda e: e.t), source_name or "api"
-    last = max((e.t for e in events), default=0.0)
-    stop = last if end is None else end
-    job = VideoJob(str(output), start, stop, fps, speed, crf)
-    try:
-        job.check(size)
-    except ExportError as exc:
-        hint = " (the stream ends there; give --end)" if end is None and job.frames < 1 else ""
-        raise ExportError(f"{exc}{hint}") from None
+    found, name, job = planned_export(source, output, fps=fps, size=size, start=start,
+                                      end=end, speed=speed, crf=crf, strict=strict,
+                                      on_problem=on_problem, source_name=source_name)
+    events = list(found)
     with Cluster(farm) as cluster:
         return farm_render(cluster, events, job, size=size, seed=seed, palette=pal,
                            personal=personal, safety=safety, source_name=name,

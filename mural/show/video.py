@@ -443,6 +443,38 @@ def terminate_as_interrupt() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def planned_export(
+    source: str | Sequence[Event],
+    output: str | Path,
+    *,
+    fps: float | Fraction,
+    size: tuple[int, int],
+    start: float,
+    end: float | None,
+    speed: float,
+    crf: int,
+    strict: bool = False,
+    on_problem: Callable[[Problem], None] | None = None,
+    source_name: str | None = None,
+) -> tuple[Sequence[Event], str, VideoJob]:
+    """An export's events (time-sorted), its source's name and its checked VideoJob, read
+    the same way for the serial export and the farm (ExportError for an empty span)."""
+    if isinstance(source, str):
+        stream = load_offline(source, strict=strict, on_problem=on_problem)
+        events, name = stream.events, source_name or source
+    else:
+        events, name = sorted(source, key=lambda e: e.t), source_name or "api"
+    last = max((e.t for e in events), default=0.0)
+    stop = last if end is None else end
+    job = VideoJob(str(output), start, stop, fps, speed, crf)
+    try:
+        job.check(size)
+    except ExportError as exc:
+        hint = " (the stream ends there; give --end)" if end is None and job.frames < 1 else ""
+        raise ExportError(f"{exc}{hint}") from None
+    return events, name, job
+
+
 def export_video(
     source: str | Sequence[Event],
     output: str | Path,
@@ -480,19 +512,9 @@ def export_video(
     _kind(str(output))
     check_rate(fps, speed)
     pal = load_palette(palette)
-    if isinstance(source, str):
-        stream = load_offline(source, strict=strict, on_problem=on_problem)
-        events, name = stream.events, source_name or source
-    else:
-        events, name = sorted(source, key=lambda e: e.t), source_name or "api"
-    last = max((e.t for e in events), default=0.0)
-    stop = last if end is None else end
-    job = VideoJob(str(output), start, stop, fps, speed, crf)
-    try:
-        job.check(size)
-    except ExportError as exc:
-        hint = " (the stream ends there; give --end)" if end is None and job.frames < 1 else ""
-        raise ExportError(f"{exc}{hint}") from None
+    events, name, job = planned_export(source, output, fps=fps, size=size, start=start,
+                                       end=end, speed=speed, crf=crf, strict=strict,
+                                       on_problem=on_problem, source_name=source_name)
     began = time.perf_counter()
     wall, _ = wall_at(checkpoints, start, events, size=size, seed=seed, palette=pal,
                       personal=personal, safety=safety)
