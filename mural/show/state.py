@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import tokenize
 import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, fields
@@ -146,7 +147,8 @@ def read_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except FileNotFoundError:
         raise StateError(f"state file not found: {path}") from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError,
-            UnicodeDecodeError, EOFError, MemoryError, RecursionError) as exc:
+            UnicodeDecodeError, EOFError, MemoryError, RecursionError, SyntaxError,
+            tokenize.TokenError) as exc:  # the last two: numpy parsing a damaged array header
         raise StateError(f"{path} is corrupt or incomplete ({type(exc).__name__}: "
                          f"{_excerpt(str(exc))}); the previous autosave may still be "
                          "intact") from None
