@@ -73,6 +73,29 @@ def _flow_at(flow_a, flow_b, mix, x, y, cell):
     return u, v
 
 
+@njit(cache=True, inline="always")
+def _move_particle(i, pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, cell, aspect,
+                   dt, steer):
+    """One step of live particle i along the flow (step_particles and the fused step)."""
+    x = pos[i, 0]
+    y = pos[i, 1]
+    prev[i, 0] = x
+    prev[i, 1] = y
+    u, v = _flow_at(flow_a, flow_b, mix, x, y, cell)
+    tu = u * speed[i]
+    tv = v * speed[i] - buoy[i]
+    vel[i, 0] += (tu - vel[i, 0]) * steer
+    vel[i, 1] += (tv - vel[i, 1]) * steer
+    x += vel[i, 0] * dt
+    y += vel[i, 1] * dt
+    # Light that drifts off the wall is gone (reflecting it would pile light on the edges).
+    if x < 0.0 or x > aspect or y < 0.0 or y > 1.0:
+        age[i] = life[i]
+    pos[i, 0] = x
+    pos[i, 1] = y
+    age[i] += dt
+
+
 @njit(cache=True, parallel=True)
 def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, cell, aspect, dt):
     """Advance live particles one fixed step along the flow field (each particle independent)."""
@@ -81,23 +104,8 @@ def step_particles(pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, 
     for i in prange(n):
         if age[i] >= life[i]:
             continue
-        x = pos[i, 0]
-        y = pos[i, 1]
-        prev[i, 0] = x
-        prev[i, 1] = y
-        u, v = _flow_at(flow_a, flow_b, mix, x, y, cell)
-        tu = u * speed[i]
-        tv = v * speed[i] - buoy[i]
-        vel[i, 0] += (tu - vel[i, 0]) * steer
-        vel[i, 1] += (tv - vel[i, 1]) * steer
-        x += vel[i, 0] * dt
-        y += vel[i, 1] * dt
-        # Light that drifts off the wall is gone (reflecting it would pile light on the edges).
-        if x < 0.0 or x > aspect or y < 0.0 or y > 1.0:
-            age[i] = life[i]
-        pos[i, 0] = x
-        pos[i, 1] = y
-        age[i] += dt
+        _move_particle(i, pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, cell,
+                       aspect, dt, steer)
 
 
 @njit(cache=True)
@@ -1147,23 +1155,8 @@ def advance_and_paint(
     scale = np.float32(field_h)
     for j in prange(m):
         i = slots[j]
-        x = pos[i, 0]
-        y = pos[i, 1]
-        prev[i, 0] = x
-        prev[i, 1] = y
-        u, v = _flow_at(flow_a, flow_b, mix, x, y, cell)
-        tu = u * speed[i]
-        tv = v * speed[i] - buoy[i]
-        vel[i, 0] += (tu - vel[i, 0]) * steer
-        vel[i, 1] += (tv - vel[i, 1]) * steer
-        x += vel[i, 0] * dt32
-        y += vel[i, 1] * dt32
-        # Light that drifts off the wall is gone (reflecting it would pile light on the edges).
-        if x < 0.0 or x > aspect32 or y < 0.0 or y > 1.0:
-            age[i] = life[i]
-        pos[i, 0] = x
-        pos[i, 1] = y
-        age[i] += dt32
+        _move_particle(i, pos, prev, vel, age, life, speed, buoy, flow_a, flow_b, mix, cell,
+                       aspect32, dt32, steer)
         _trail_segment(j, i, pos, prev, colour, age, life, pidx, gain, scale, seg, steps_of,
                        rows_of)
 
