@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -118,16 +119,33 @@ MANIFEST_VERSION = 1
 SEGMENTS_PER_SLOT = {"remote": 4, "local": 1}
 MAX_SEGMENT_SECONDS = 60.0  # of video, when the farm chooses
 REMOTE_SEGMENT_BYTES = 256 * 2**20  # raw frames per returned PNG segment, at most
-PROGRESS_EVERY_S = 0.5  # how often a worker reports its frames
+PROGRESS_EVERY_S = 1.0  # how often a worker reports its frames
 TOPIC = "mural-farm"
 
 Observer = Callable[[dict[str, Any]], None]
-# Local workers do one thing: no statistical profiler sampling their threads every 10 ms, no
-# GIL monitor (the cores are the renderers' and encoders').
-LOCAL_WORKER_ENV = {
-    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__GIL__ENABLED": "False",
+# A local cluster does one thing, on cores its renderers and encoders need: no statistical
+# profiler sampling the workers every 10 ms, no GIL monitor, event-loop health checks and
+# resource monitors at a slow pace, no active memory manager (one segment per
+# worker; work stealing stays: it moves a segment queued behind a busy worker to one that
+# came up later). Idle, the head and two workers spent ~45, 30 and 40 ms of CPU a second
+# without this.
+LOCAL_FARM_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.disk": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.active-memory-manager.start": False,
+    "distributed.deploy.cluster-repr-interval": "10s",
+    "distributed.client.scheduler-info-interval": "10s",
 }
+
+
+def config_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """Dask settings as the environment variables a `dask worker` process reads."""
+    return {"DASK_" + key.replace(".", "__").replace("-", "_").upper(): str(value)
+            for key, value in config.items()}
 
 
 class FarmError(MuralError, ValueError):
@@ -553,8 +571,9 @@ class Cluster:
     scheduler.
 
     The local cluster is a scheduler in this process and N `dask worker` processes, started
-    in their own sessions: the terminal's Ctrl-C reaches only the head, which stops them
-    itself, and they never re-run the head's main script (as multiprocessing's spawn would).
+    first (they find the scheduler through an address file) and in their own sessions: the
+    terminal's Ctrl-C reaches only the head, which stops them itself, and they never re-run
+    the head's main script (as multiprocessing's spawn would).
     They run without nannies (a nanny is one more interpreter per worker, about 1.3 s of CPU
     to start on this machine): a worker that dies is not restarted, its segment is re-run by
     the others.
@@ -563,39 +582,40 @@ class Cluster:
     def __init__(self, options: FarmOptions) -> None:
         options.check()
         self.options = options
-        distributed = import_distributed()
         self.local = options.workers is not None
         self._cluster: Any = None
         self._procs: list[subprocess.Popen] = []
         self._logs: list[Any] = []  # each local worker's output, for its last words
+        self._rendezvous: str | None = None  # the local scheduler's address file
         self.client: Any = None
         self.events: collections.deque[dict[str, Any]] = collections.deque()
         try:
             if self.local:
+                if importlib.util.find_spec("distributed") is None:
+                    import_distributed()  # the FarmError naming the extra
+                # The workers start first: their interpreters load Dask and Lumina Mural
+                # while this one loads Dask and starts the scheduler, and they connect once
+                # its address file appears.
+                self._rendezvous = tempfile.mkdtemp(prefix="mural-farm-")
+                address_file = os.path.join(self._rendezvous, "scheduler.json")
+                self._spawn_workers(options, address_file)
+                distributed = import_distributed()
                 import logging
 
-                with warnings.catch_warnings():  # "port 8787 in use" for its health routes
-                    warnings.simplefilter("ignore")
-                    self._cluster = distributed.LocalCluster(
-                        n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
-                        scheduler_port=0, dashboard_address=None,
-                        silence_logs=logging.ERROR)
-                address = self._cluster.scheduler_address
-                self.client = distributed.Client(self._cluster)
-                threads = options.threads or 1
-                env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), **LOCAL_WORKER_ENV}
-                for i in range(options.workers):
-                    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-                    self._logs.append(log)
-                    self._procs.append(subprocess.Popen(
-                        [sys.executable, "-m", "distributed.cli.dask_worker", address,
-                         "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                         "--name", f"mural-{i}",
-                         "--host", "127.0.0.1", "--death-timeout", "60"],
-                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                        start_new_session=True))
-                # not waiting for them: the head's simulation pass starts meanwhile
+                import dask
+
+                with warnings.catch_warnings(), dask.config.set(LOCAL_FARM_CONFIG):
+                    warnings.simplefilter("ignore")  # "port 8787 in use" for its health routes
+                    self._cluster = distributed.SpecCluster(
+                        scheduler={"cls": _local_scheduler(distributed), "options": {
+                            "host": "127.0.0.1", "port": 0, "protocol": "tcp://",
+                            "dashboard": False, "dashboard_address": None,
+                            "scheduler_file": address_file}},
+                        workers={}, silence_logs=logging.ERROR, scheduler_sync_interval=30)
+                    self.client = distributed.Client(self._cluster)
+                # not waiting for the workers: the head's simulation pass starts meanwhile
             else:
+                distributed = import_distributed()
                 self.client = distributed.Client(options.scheduler, timeout="10s")
                 self.client.wait_for_workers(1, timeout=60)
         except OSError as exc:
@@ -611,6 +631,21 @@ class Cluster:
             self.close()
             raise
         self.client.subscribe_topic(TOPIC, lambda event: self.events.append(event[1]))
+
+    def _spawn_workers(self, options: FarmOptions, address_file: str) -> None:
+        """N `dask worker` processes in their own sessions, waiting for `address_file`."""
+        threads = options.threads or 1
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(threads), **config_env(LOCAL_FARM_CONFIG)}
+        for i in range(options.workers or 0):
+            log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+            self._logs.append(log)
+            self._procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker",
+                 "--scheduler-file", address_file, "--preload", __name__,
+                 "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"mural-{i}",
+                 "--host", "127.0.0.1", "--death-timeout", "60"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                start_new_session=True))
 
     @property
     def shared(self) -> bool:
@@ -674,12 +709,37 @@ class Cluster:
             with contextlib.suppress(Exception):
                 self._cluster.close(timeout=10)
             self._cluster = None
+        if self._rendezvous is not None:
+            shutil.rmtree(self._rendezvous, ignore_errors=True)
+            self._rendezvous = None
 
     def __enter__(self) -> Cluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+LOCAL_HEARTBEAT_S = 2.0  # Dask's own choice for up to 10 workers is 0.5 s
+
+
+def _local_scheduler(distributed: Any) -> type:
+    """A Dask scheduler that asks its workers for a heartbeat every LOCAL_HEARTBEAT_S.
+
+    Each heartbeat cost a worker ~6 ms of CPU (gathering and sending its metrics) and the
+    head ~1.5 ms: at Dask's 0.5 s, most of an idle local worker's CPU. A local worker that
+    dies closes its connection at once, so nothing waits on a heartbeat to notice it.
+    """
+
+    class LocalFarmScheduler(distributed.Scheduler):
+        def heartbeat_worker(self, **kwargs: Any) -> dict[str, Any]:
+            reply = super().heartbeat_worker(**kwargs)
+            if "heartbeat-interval" in reply:
+                reply["heartbeat-interval"] = max(reply["heartbeat-interval"],
+                                                  LOCAL_HEARTBEAT_S)
+            return reply
+
+    return LocalFarmScheduler
 
 
 def _job_record(job: VideoJob) -> dict[str, Any]:
@@ -848,8 +908,10 @@ def farm_render(
                     ck.path.read_bytes() if ck else None)
             return
         need = [s for s in todo if s.begin > 0]
+        busy = False  # does a worker have a segment yet?
         for seg in todo:
             if seg.begin <= 0:
+                busy = True
                 yield seg, None, None
         if not need:
             return
@@ -858,18 +920,21 @@ def farm_render(
                               size=size, seed=seed, palette=pal, personal=personal,
                               safety=safety, cues=cues, source_name=source_name, force=True,
                               fingerprint=fingerprint)
-        # Up to the first checkpoint the workers wait for the head: it simulates on every
-        # core. On a local cluster it then shares the cores with the workers: one thread, so
-        # no idle OpenMP thread of the head's spins while a renderer or an encoder waits.
-        shared = thread_budget(1) if cluster.local else None
-        with contextlib.ExitStack() as later:
+        # While no worker has a segment, the head simulates on every core (the local workers,
+        # started first, are up and idle by then). On a local cluster, once one has, the head
+        # shares the cores with workers that render and encode: one thread, so no OpenMP
+        # thread of its spins while another process holds the core (from t=0 on 2 cores that
+        # halved the head's pass).
+        with contextlib.ExitStack() as shared:
+            if cluster.local and busy:
+                shared.enter_context(thread_budget(1))
             for ck in run:
                 sim_seconds += time.perf_counter() - mark
                 for seg in [s for s in need if s.begin == ck.t]:
                     yield seg, (ck.t, ck.step), ck.path.read_bytes()
-                if shared is not None:  # the first checkpoint is out
-                    later.enter_context(shared)
-                    shared = None
+                if cluster.local and not busy:
+                    busy = True
+                    shared.enter_context(thread_budget(1))
                 mark = time.perf_counter()
 
     with warnings.catch_warnings():

@@ -5,6 +5,7 @@ fps x duration frames and monotonic timestamps, a killed worker's segment re-run
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import socket
@@ -259,6 +260,43 @@ def test_given_checkpoints_cut_the_segments_and_spare_the_head_its_pass(tmp_path
     with pytest.raises(Exception, match="seed 2 .this render: seed 3"):
         farm_export(events, tmp_path / "other/", FarmOptions(scheduler=cluster[0]),
                     start=0.3, end=8.0, checkpoints=folder, **{**KW, "seed": 3})
+
+
+def test_dask_settings_reach_the_local_workers_as_environment():
+    env = {**os.environ, **farm_module.config_env(farm_module.LOCAL_FARM_CONFIG)}
+    keys = list(farm_module.LOCAL_FARM_CONFIG)
+    code = f"import dask, distributed; print(repr([dask.config.get(k) for k in {keys!r}]))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert ast.literal_eval(out.stdout) == list(farm_module.LOCAL_FARM_CONFIG.values())
+
+
+def test_a_local_cluster_keeps_its_bookkeeping_out_of_the_way():
+    """Local workers come up preloaded, heartbeat every LOCAL_HEARTBEAT_S (Dask's own 0.5 s
+    cost the head most of its CPU) and run without the profiler."""
+    import time
+
+    with farm_module.Cluster(FarmOptions(workers=1)) as local:
+        local.client.wait_for_workers(1, timeout=60)
+        rendezvous = local._rendezvous
+        assert rendezvous and os.path.exists(os.path.join(rendezvous, "scheduler.json"))
+
+        def looks(dask_worker):
+            import dask
+
+            return (dask_worker.periodic_callbacks["heartbeat"].callback_time,
+                    "mural.show.farm" in sys.modules,
+                    dask.config.get("distributed.worker.profile.enabled"))
+
+        deadline = time.monotonic() + 20
+        while True:
+            (heartbeat, preloaded, profiling), = local.client.run(looks).values()
+            if heartbeat == farm_module.LOCAL_HEARTBEAT_S * 1000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert heartbeat == farm_module.LOCAL_HEARTBEAT_S * 1000
+        assert preloaded and profiling is False
+    assert not os.path.exists(rendezvous)  # the address file goes with the cluster
 
 
 def test_a_killed_worker_has_its_segment_re_run_elsewhere(tmp_path, cluster, events):
