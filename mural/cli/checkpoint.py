@@ -49,23 +49,11 @@ def command(source, every, output, end, size, seed, palette, strict, unsafe, for
     same pixels as from the start; they must use the same --size, --seed and --palette (a
     folder made for anything else is refused, saying what differs).
     """
-    from mural.show.checkpoint import CheckpointError, write_checkpoints
-    from mural.sinks.progress import Progress
-    from mural.sources.offline import load_offline
+    from mural.show.checkpoint import checkpoint_recording
 
     if every <= 0:
         raise click.BadParameter("must be more than 0 seconds", param_hint="--every")
-    stream = load_offline(source, strict=strict, on_problem=warn_problem)
-    with Progress(None, quiet=quiet, label=output.name or str(output)) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.done)
-
-        try:
-            found = write_checkpoints(stream.events, output, every, size=size, seed=seed,
-                                      palette=palette, safety=safety_from_flag(unsafe),
-                                      source_name=source, end=end, force=force,
-                                      progress=progress)
-        except CheckpointError as exc:
-            raise click.ClickException(str(exc)) from None
+    found = checkpoint_recording(source, output, every, size=size, seed=seed, palette=palette,
+                                 safety=safety_from_flag(unsafe), end=end, force=force,
+                                 quiet=quiet, strict=strict, on_problem=warn_problem)
     click.echo(found.summary())

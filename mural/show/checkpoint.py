@@ -27,13 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from mural.engine.engine import EngineConfig, Personal
-from mural.events import Event
+from mural.events import Event, Problem
 from mural.events.errors import MuralError
 from mural.render.palette import Palette
 from mural.safety.guard import SafetyConfig
 from mural.show.palettes import load_palette
 from mural.show.state import VERSION, StateError, stream_fingerprint, value_fingerprint
 from mural.show.wall import Wall
+from mural.sinks.progress import Progress as ProgressBar
+from mural.sources.offline import load_offline
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "lumina-mural-checkpoints"
@@ -245,6 +247,37 @@ def write_checkpoints(
         if progress is not None:
             progress(done, run.planned)
     return run.result
+
+
+def checkpoint_recording(
+    source: str,
+    folder: str | Path,
+    every: float = DEFAULT_EVERY,
+    *,
+    size: tuple[int, int] = (1920, 1080),
+    seed: int = 0,
+    palette: Palette | str = "abyss",
+    safety: SafetyConfig | None = None,
+    end: float | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    strict: bool = False,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> CheckpointSet:
+    """`mural checkpoint`: `write_checkpoints` along a recording (or sim:SCENARIO), with a
+    progress bar on stderr unless `quiet`."""
+    if not (math.isfinite(every) and every > 0):
+        raise CheckpointError(f"--every must be more than 0 seconds, got {every:g}")
+    stream = load_offline(source, strict=strict, on_problem=on_problem)
+    folder = Path(folder)
+    with ProgressBar(None, quiet=quiet, label=folder.name or str(folder)) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.done)
+
+        return write_checkpoints(stream.events, folder, every, size=size, seed=seed,
+                                 palette=palette, safety=safety, source_name=source, end=end,
+                                 force=force, progress=progress)
 
 
 class checkpoint_pass:  # noqa: N801 - used like a generator function
@@ -467,6 +500,7 @@ __all__ = [
     "CheckpointSet",
     "checkpoint_name",
     "checkpoint_pass",
+    "checkpoint_recording",
     "checkpoint_times",
     "differences",
     "later_cues",
