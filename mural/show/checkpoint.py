@@ -266,8 +266,6 @@ def checkpoint_recording(
 ) -> CheckpointSet:
     """`mural checkpoint`: `write_checkpoints` along a recording (or sim:SCENARIO), with a
     progress bar on stderr unless `quiet`."""
-    if not (math.isfinite(every) and every > 0):
-        raise CheckpointError(f"--every must be more than 0 seconds, got {every:g}")
     stream = load_offline(source, strict=strict, on_problem=on_problem)
     folder = Path(folder)
     with ProgressBar(None, quiet=quiet, label=folder.name or str(folder)) as bar:
