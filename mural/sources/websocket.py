@@ -136,18 +136,21 @@ class _Connection(ServerConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         source = self.source
-        source.sockets += 1
-        self.counted = True
         if hasattr(transport, "max_size"):  # the selector transport's read size
             transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
+        # A refused socket is never counted: its close comes a loop turn after the abort, and
+        # a burst of accepts would otherwise show more sockets than the cap allows meanwhile.
         if source.allow and (not peer or peer[0] not in source.allow):
             source.refuse(f"connection from {_peer(peer)}, which is not in allow={source.allow}")
             transport.abort()
-        elif source.sockets > source.max_connections + handshake_slack(source.max_connections):
-            source.refuse(f"connection from {_peer(peer)}: {source.sockets - 1} connections "
+        elif source.sockets >= source.max_connections + handshake_slack(source.max_connections):
+            source.refuse(f"connection from {_peer(peer)}: {source.sockets} connections "
                           f"already (max_connections={source.max_connections})")
             transport.abort()
+        else:
+            source.sockets += 1
+            self.counted = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
