@@ -99,6 +99,9 @@ class ExportResult:
     def summary(self) -> str:
         """One line: path, frames, size, fps and render speed."""
         width, height = self.size
+        if self.interrupted and self.frames == 0:  # the writer leaves no empty file behind
+            return (f"nothing written to {self.path}: stopped before the first frame "
+                    f"(after {self.seek_seconds + self.render_seconds:.1f}s)")
         verb = "kept" if self.interrupted else "wrote"
         line = (
             f"{verb} {self.path}: {self.frames} frames, {width}x{height} @ {float(self.fps):g} fps "

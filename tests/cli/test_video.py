@@ -88,6 +88,19 @@ def test_ctrl_c_keeps_what_was_rendered_and_exits_130(tmp_path, monkeypatch):
     assert probe_video(out)["frames"] == 4
 
 
+def test_ctrl_c_before_the_first_frame_says_nothing_was_written(tmp_path, monkeypatch):
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Wall, "render", interrupt)
+    out = tmp_path / "cut.mp4"
+    result = run(FESTIVAL, "-o", str(out), *TINY, "--end", "8")
+    assert result.exit_code == 130
+    assert f"interrupted: nothing written to {out}: stopped before the first frame" \
+        in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_check_flashes_reports_and_passes(tmp_path):
     out = tmp_path / "calm.mp4"
     result = run(FESTIVAL, "-o", str(out), *TINY, "--end", "7", "--check-flashes")

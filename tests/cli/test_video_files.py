@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -42,22 +43,33 @@ def test_speeds_are_bounded(tmp_path):
 
 def test_sigterm_keeps_a_playable_file_under_the_real_name(tmp_path):
     out = tmp_path / "term.mp4"
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT below dumps where it hung
     proc = subprocess.Popen([sys.executable, "-m", "mural", "video", FESTIVAL, "-o", str(out),
                              "--size", "160x90", "--start", "10", "--end", "400", "--fps",
-                             "30"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                             "30"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=env)
+    err = ""
     try:
-        # wait until frames are being encoded: the hidden temporary file grows
-        for _ in range(600):
+        # Wait until frames are being encoded (the hidden temporary file grows); on a cold
+        # numba cache the child compiles its kernels first, which can take a minute or more.
+        grown = False
+        for _ in range(2400):
             partial = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-            if partial and partial[0].stat().st_size > 20_000:
+            grown = bool(partial) and partial[0].stat().st_size > 20_000
+            if grown or proc.poll() is not None:
                 break
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
+            time.sleep(0.1)
+        assert grown, "no frames were encoded"
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"SIGTERM did not stop the export:\n{err}") from None
     finally:
         proc.kill()
+        proc.wait()
     assert proc.returncode == 130, err
     assert out.exists(), err
     assert probe_video(out)["frames"] > 0
