@@ -48,7 +48,6 @@ def test_sigterm_keeps_a_playable_file_under_the_real_name(tmp_path):
                              "--size", "160x90", "--start", "10", "--end", "400", "--fps",
                              "30"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env=env)
-    err = ""
     try:
         # Wait until frames are being encoded (the hidden temporary file grows); on a cold
         # numba cache the child compiles its kernels first, which can take a minute or more.
