@@ -11,8 +11,12 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from mural.engine.prefetch import prefetch_pixel
+
 LUMA_R, LUMA_G, LUMA_B = 0.2126, 0.7152, 0.0722
 COARSE_CELL = 8  # field pixels per cell of the coarse grids (a constant: `// 8` is a shift)
+TRAIL_LOOKAHEAD = 4  # paths ahead whose pixels the trail painter asks for (see prefetch)
+GLOW_LOOKAHEAD = 2  # rows ahead whose pixels a glow asks for
 SERIAL_BELOW = 120_000  # pixels: below this, waking a second thread costs more than it saves
 
 
@@ -272,6 +276,10 @@ def splat_glow(buf, coarse, cx, cy, radius, r, g, b):
     _glow_columns(ex, x_lo, c0, sx)
     sy = 0.0
     for y in range(y_lo, y_hi):
+        if y + GLOW_LOOKAHEAD < y_hi:  # rows a glow's width apart: no hardware prefetch
+            for x in range(x_lo, x_hi, 5):  # 5 pixels (60 bytes) per step: every line
+                prefetch_pixel(buf, y + GLOW_LOOKAHEAD, x, 0)
+            prefetch_pixel(buf, y + GLOW_LOOKAHEAD, x_hi - 1, 2)
         dy = y + 0.5 - cy
         ey = np.exp(-dy * dy * inv)
         for x in range(x_lo, x_hi):
@@ -842,6 +850,22 @@ def _trail_segment(j, i, pos, prev, colour, age, life, pidx, gain, scale, seg, s
     rows_of[j, 1] = int(np.floor(max(y0, y1) + np.float32(2.0)))
 
 
+@njit(cache=True, inline="always")
+def _prefetch_path(buf, seg, j, lo, hi):
+    """Ask for the 2×2 footprints at both ends of path j (in rows [lo, hi)) ahead of
+    painting: first and last byte of each footprint row, which may lie on two cache lines."""
+    h, w = buf.shape[0], buf.shape[1]
+    last = buf.shape[2] - 1
+    for end in range(2):
+        x = seg[j, 0] + seg[j, 2] * end - np.float32(0.5)
+        y = seg[j, 1] + seg[j, 3] * end - np.float32(0.5)
+        ix = min(max(int(x), 0), w - 2)
+        iy = min(max(int(y), lo), min(hi, h) - 2)
+        for row in range(iy, iy + 2):
+            prefetch_pixel(buf, row, ix, 0)
+            prefetch_pixel(buf, row, ix + 1, last)
+
+
 @njit(cache=True)
 def _paint_trails(buf, coarse, seg, steps_of, rows_of, m, lo, hi):
     """The deposits of splat_trails' band [lo, hi) from the prepared paths, in their order;
@@ -851,6 +875,9 @@ def _paint_trails(buf, coarse, seg, steps_of, rows_of, m, lo, hi):
     half = np.float32(0.5)
     area = np.float32(1.0 / (COARSE_CELL * COARSE_CELL))
     for j in range(m):
+        ahead = j + TRAIL_LOOKAHEAD
+        if ahead < m and steps_of[ahead] and rows_of[ahead, 1] >= lo and rows_of[ahead, 0] < hi:
+            _prefetch_path(buf, seg, ahead, lo, hi)
         steps = steps_of[j]
         if steps == 0 or rows_of[j, 1] < lo or rows_of[j, 0] >= hi:
             continue
@@ -952,6 +979,10 @@ def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, sx):
     base = 3 * x_lo
     sy = 0.0
     for y in range(y_lo, y_hi):
+        if y + GLOW_LOOKAHEAD < y_hi:  # rows a glow's width apart: no hardware prefetch
+            for x in range(x_lo, x_hi, 5):  # 5 pixels (60 bytes) per step: every line
+                prefetch_pixel(buf, y + GLOW_LOOKAHEAD, x, 0)
+            prefetch_pixel(buf, y + GLOW_LOOKAHEAD, x_hi - 1, 2)
         dy = y + 0.5 - cy
         ey = np.exp(-dy * dy * inv)
         for j in range(nx):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from mural.engine.engine import COARSE_CELL, Engine
+from mural.engine.kernels import thread_budget, threads_for
 from mural.render.compositor import head_strength
 from mural.render.kernels import aces, head_light, head_radius
 from mural.render.palette import Palette
@@ -191,16 +192,33 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
     return mean / (gy_out * gx_out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _estimate_step(memory, memory_coarse, j0, j1, age, life, pos, colour, pidx, gain, vitality,
                    cells, strength, footprint, runs, heads, heads_red, heads2, heads_red2,
                    live_coarse, memory_gain, shadow, bloom, exposure, tint, edges_y, edges_x,
                    lum_out, red_out):
-    """One step of the estimate, fused: rows j0..j1-1 of the memory's block means, the crisp
-    heads' light (head_light over the one or two slot ranges holding live heads, summed),
-    then _estimate_k; returns the mean luminance."""
-    if j1 > j0:
-        _memory_block_mean(memory, memory_coarse, COARSE_CELL, j0, j1)
+    """One step of the estimate, fused: rows j0..j1-1 of the memory's block means beside the
+    crisp heads' light (head_light over the one or two slot ranges holding live heads; the
+    two parts share nothing, so they take a thread each), then _estimate_k; returns the mean
+    luminance."""
+    count = np.zeros(1, np.int64)
+    for part in prange(2):
+        if part == 0:
+            if j1 > j0:
+                _memory_block_mean(memory, memory_coarse, COARSE_CELL, j0, j1)
+        else:
+            count[0] = _heads_light(age, life, pos, colour, pidx, gain, vitality, cells,
+                                    strength, footprint, runs, heads, heads_red, heads2,
+                                    heads_red2)
+    return _estimate_k(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
+                       exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out)
+
+
+@njit(cache=True, error_model="numpy")
+def _heads_light(age, life, pos, colour, pidx, gain, vitality, cells, strength, footprint,
+                 runs, heads, heads_red, heads2, heads_red2):
+    """head_light over the one or two slot ranges holding live heads, summed in that order;
+    returns how many ranges there were."""
     count = _live_runs(age, life, _SLOT_BLOCK, runs)
     for k in range(max(1, count)):
         lo, hi = (runs[k, 0], runs[k, 1]) if count else (0, 0)
@@ -216,8 +234,7 @@ def _estimate_step(memory, memory_coarse, j0, j1, age, life, pos, colour, pidx, 
             for i in range(gx):
                 heads[j, i] = heads[j, i] + heads2[j, i]
                 heads_red[j, i] = heads_red[j, i] + heads_red2[j, i]
-    return _estimate_k(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
-                       exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out)
+    return count
 
 
 # -- the guard ---------------------------------------------------------------------------------
@@ -269,6 +286,7 @@ class SafetyGuard:
         self._cells = self._footprint = np.float32(0.0)
         self._lum = np.zeros(grid, np.float32)
         self._red = np.zeros(grid, np.float32)
+        self._threads = threads_for(engine.field_h * engine.field_w)  # as the engine's
 
     def _shading_of(self, palette: Palette) -> tuple:
         """(memory_gain, shadow colour * level, bloom factor, palette exposure, tint) of a
@@ -323,12 +341,13 @@ class SafetyGuard:
         grid = self.limiter.grid
         self._lum = np.empty(grid, np.float32)
         self._red = np.empty(grid, np.float32)
-        return _estimate_step(
-            engine.memory, self.memory_coarse, j0, j1, engine.age, engine.life, engine.pos,
-            engine.colour, engine.pidx, gain, engine.vitality, cells, strength, footprint,
-            self._runs, self.heads, self.heads_red, self._heads2, self._heads_red2,
-            engine.live_coarse, memory_gain, shadow, bloom, exposure * self.exposure, tint,
-            *self._edges, self._lum, self._red)
+        with thread_budget(self._threads):
+            return _estimate_step(
+                engine.memory, self.memory_coarse, j0, j1, engine.age, engine.life,
+                engine.pos, engine.colour, engine.pidx, gain, engine.vitality, cells, strength,
+                footprint, self._runs, self.heads, self.heads_red, self._heads2,
+                self._heads_red2, engine.live_coarse, memory_gain, shadow, bloom,
+                exposure * self.exposure, tint, *self._edges, self._lum, self._red)
 
     def estimate(
         self, engine: Engine, palette: Palette, size: tuple[int, int]
