@@ -289,6 +289,26 @@ def test_the_fused_step_is_the_reference_step_bit_for_bit(config):
     assert fused.light_share() == reference.light_share()
 
 
+def test_the_spreading_colour_is_taken_from_the_same_neighbour_when_weights_tie():
+    """Many neighbours with exactly the same weight: the fused step takes its colour from the
+    first of them in the row-major scan, as the reference step does."""
+    config = EngineConfig(size=(320, 180), seed=6)
+    events = busy_stream(6.0)
+    fused, reference = Engine(config, PERSONAL), ReferenceEngine(config, PERSONAL)
+    timelines = Timeline(events), Timeline(events)
+    rng = np.random.default_rng(11)
+    for step in range(1, 121):
+        if step % 20 == 1:  # weights from three values: ties everywhere; every chroma distinct
+            ties = rng.choice(np.float32([0.0, 0.25, 0.5]), size=fused.chroma_w.shape)
+            chroma = rng.random(fused.chroma.shape, dtype=np.float32)
+            for engine in (fused, reference):
+                engine.chroma_w[...] = ties
+                engine.chroma[...] = chroma
+        timelines[0].step(fused)
+        timelines[1].step(reference)
+        _same_state(fused, reference, f"step {step}")
+
+
 def test_a_wall_dark_for_minutes_lets_its_light_go_to_zero():
     """In a long blackout the live light decays below the floor and becomes exactly 0 (plain
     float32 decay would leave it in the subnormals for good, each one a microcode assist);
