@@ -276,10 +276,6 @@ def splat_glow(buf, coarse, cx, cy, radius, r, g, b):
     _glow_columns(ex, x_lo, c0, sx)
     sy = 0.0
     for y in range(y_lo, y_hi):
-        if y + GLOW_LOOKAHEAD < y_hi:  # rows a glow's width apart: no hardware prefetch
-            for x in range(x_lo, x_hi, 5):  # 5 pixels (60 bytes) per step: every line
-                prefetch_pixel(buf, y + GLOW_LOOKAHEAD, x, 0)
-            prefetch_pixel(buf, y + GLOW_LOOKAHEAD, x_hi - 1, 2)
         dy = y + 0.5 - cy
         ey = np.exp(-dy * dy * inv)
         for x in range(x_lo, x_hi):

@@ -13,7 +13,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-_READ, _WRITE = 0, 1
+_WRITE = 1  # rw: 0 would ask for reading
 _KEEP = 3  # locality: keep in all cache levels
 _DATA = 1  # the data cache, not the instruction cache
 

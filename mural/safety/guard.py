@@ -201,15 +201,13 @@ def _estimate_step(memory, memory_coarse, j0, j1, age, life, pos, colour, pidx, 
     crisp heads' light (head_light over the one or two slot ranges holding live heads; the
     two parts share nothing, so they take a thread each), then _estimate_k; returns the mean
     luminance."""
-    count = np.zeros(1, np.int64)
     for part in prange(2):
         if part == 0:
             if j1 > j0:
                 _memory_block_mean(memory, memory_coarse, COARSE_CELL, j0, j1)
         else:
-            count[0] = _heads_light(age, life, pos, colour, pidx, gain, vitality, cells,
-                                    strength, footprint, runs, heads, heads_red, heads2,
-                                    heads_red2)
+            _heads_light(age, life, pos, colour, pidx, gain, vitality, cells, strength,
+                         footprint, runs, heads, heads_red, heads2, heads_red2)
     return _estimate_k(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
                        exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out)
 
@@ -217,8 +215,8 @@ def _estimate_step(memory, memory_coarse, j0, j1, age, life, pos, colour, pidx, 
 @njit(cache=True, error_model="numpy")
 def _heads_light(age, life, pos, colour, pidx, gain, vitality, cells, strength, footprint,
                  runs, heads, heads_red, heads2, heads_red2):
-    """head_light over the one or two slot ranges holding live heads, summed in that order;
-    returns how many ranges there were."""
+    """head_light over the one or two slot ranges holding live heads, summed in that order
+    into `heads` and `heads_red`."""
     count = _live_runs(age, life, _SLOT_BLOCK, runs)
     for k in range(max(1, count)):
         lo, hi = (runs[k, 0], runs[k, 1]) if count else (0, 0)
@@ -234,7 +232,6 @@ def _heads_light(age, life, pos, colour, pidx, gain, vitality, cells, strength, 
             for i in range(gx):
                 heads[j, i] = heads[j, i] + heads2[j, i]
                 heads_red[j, i] = heads_red[j, i] + heads_red2[j, i]
-    return count
 
 
 # -- the guard ---------------------------------------------------------------------------------
