@@ -41,7 +41,7 @@ from mural.show.provenance import merged, provenance
 from mural.show.wall import Wall
 from mural.sinks.png import save_png
 from mural.sinks.progress import Progress, format_duration
-from mural.sinks.video import VideoWriter, ffmpeg_size_problem, output_kind
+from mural.sinks.video import EncoderStalled, VideoWriter, ffmpeg_size_problem, output_kind
 from mural.sources.offline import load_offline
 
 DEFAULT_FPS = 30
@@ -402,7 +402,10 @@ def render_span(
                         writers[index].write(frame)
                         bar.update()
         except KeyboardInterrupt:
-            stack.close()
+            try:
+                stack.close()
+            except EncoderStalled as stalled:  # stopped hard: what it wrote is still kept
+                say(str(stalled))
             raise ExportInterrupted(_span_export(keep(True), videos)) from None
         stack.close()
         return keep(False)

@@ -36,7 +36,8 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -55,6 +56,7 @@ KINDS = ("mp4", "webm", "gif", "frames")
 _SUFFIX_KIND = {".mp4": "mp4", ".webm": "webm", ".gif": "gif"}
 FRAME_PATTERN = "frame_{:06d}.png"
 QUEUE_FRAMES = 8  # frames buffered between renderer and encoder (8 x 6 MB at 1080p)
+STALL_SECONDS = 20.0  # a flush whose encoder takes no frame for this long is stopped hard
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow", "placebo",
@@ -123,6 +125,11 @@ def output_kind(path: str | os.PathLike[str]) -> str:
     return kind
 
 
+class EncoderStalled(OSError):
+    """The encoder took no frame for STALL_SECONDS while the writer was finishing (an OSError:
+    like a full disk, the machine's refusal, reported as one line naming the file)."""
+
+
 class VideoWriter:
     """Turns a sequence of HxWx3 uint8 frames into one export; use it as a context manager.
 
@@ -141,6 +148,7 @@ class VideoWriter:
         force: bool = False,
         preset: str = "veryfast",
         metadata: Mapping[str, object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kind = output_kind(path)
         self.path = Path(path)
@@ -156,6 +164,8 @@ class VideoWriter:
         self.size = (width, height)
         self.fps = Fraction(fps).limit_denominator(1001 * 1000)
         self.frames_written = 0
+        self._encoded = 0  # frames the worker has handed to the backend
+        self._clock = clock
         self._shape = (height, width, 3)
         self._closed = False
         self._error: BaseException | None = None
@@ -236,7 +246,7 @@ class VideoWriter:
                 return
             self._backend.finish()
             self._publish()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, EncoderStalled):
             self._hard_stop()
             self._publish()
             raise
@@ -261,6 +271,7 @@ class VideoWriter:
                 if frame is None or self._abandon.is_set():
                     return
                 self._backend.encode(frame)
+                self._encoded += 1
         except BaseException as exc:  # handed to the caller's thread
             self._error = exc
 
@@ -275,13 +286,25 @@ class VideoWriter:
             raise RuntimeError(f"the {self.kind} encoder for {self.path} already failed")
 
     def _stop_worker(self) -> None:
+        """Let the worker encode what is queued and end. EncoderStalled if it takes no frame
+        for STALL_SECONDS: a wedged encoder must not hold an export (or a SIGTERM) forever."""
+        stop_queued = False
+        seen, since = self._encoded, self._clock()
         while self._thread.is_alive():
-            try:
-                self._queue.put(None, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        self._thread.join()
+            if stop_queued:
+                self._thread.join(timeout=0.1)
+            else:
+                try:
+                    self._queue.put(None, timeout=0.1)
+                    stop_queued = True
+                except queue.Full:
+                    pass
+            if self._encoded != seen:
+                seen, since = self._encoded, self._clock()
+            elif self._thread.is_alive() and self._clock() - since > STALL_SECONDS:
+                raise EncoderStalled(
+                    f"the {self.kind} encoder for {self.path} took no frame for "
+                    f"{STALL_SECONDS:g} s; it was stopped, and what it had written is kept")
 
     def _hard_stop(self) -> None:
         """Stop now, without flushing; leaves whatever complete data is on disk."""

@@ -512,3 +512,41 @@ def test_encoding_overlaps_rendering(monkeypatch, tmp_path: Path) -> None:
 def test_probe_rejects_missing_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         probe_video(tmp_path / "nothing.mp4")
+
+
+def test_a_wedged_encoder_is_stopped_and_what_it_wrote_is_kept(monkeypatch, tmp_path: Path) -> None:
+    """An encoder that takes no frame while the writer finishes is stopped after
+    STALL_SECONDS (here a clock that runs 5 s a look) instead of holding the export (or a
+    SIGTERM) forever; the fragments already on disk are published under the real name."""
+    real_encode, real_interrupt = video._FfmpegBackend.encode, video._FfmpegBackend.interrupt
+    taken, wedged, released = [0], threading.Event(), threading.Event()
+
+    def encode(self, frame):
+        if taken[0] == 40:  # the encoder stops taking frames
+            wedged.set()
+            released.wait(30)
+            return
+        taken[0] += 1
+        real_encode(self, frame)
+
+    def interrupt(self):
+        real_interrupt(self)
+        released.set()
+
+    monkeypatch.setattr(video._FfmpegBackend, "encode", encode)
+    monkeypatch.setattr(video._FfmpegBackend, "interrupt", interrupt)
+    ticks = iter(range(0, 10_000, 5))
+    target = tmp_path / "wedged.mp4"
+    writer = VideoWriter(target, (W, H), 10, clock=lambda: float(next(ticks)))
+    for frame in make_frames(45):  # 40 encoded, one held by the wedged encoder, 4 queued
+        writer.write(frame)
+    assert wedged.wait(20)
+    partial = next(tmp_path.glob(".*.partial"))
+    deadline = time.monotonic() + 20
+    while partial.read_bytes().count(b"moof") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first fragment (frames 0-19) is on disk
+    with pytest.raises(video.EncoderStalled, match=r"wedged\.mp4.*took no frame for 20 s"):
+        writer.close()
+    assert writer._backend.proc.returncode not in (None, 0)  # ffmpeg was stopped
+    assert 20 <= probe_video(target)["frames"] <= 40
+    assert leftovers(tmp_path) == []
