@@ -530,6 +530,11 @@ class Engine:
             timer.lap("simulation", start)
 
     @property
+    def threads(self) -> int:
+        """Threads the step's kernels use (one on small fields: waking a second costs more)."""
+        return self._threads
+
+    @property
     def live_scale(self) -> float:
         """True live light = self.live × live_scale (decay not yet applied to the array)."""
         return self._decay**self._live_n

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from mural.engine.engine import COARSE_CELL, Engine
-from mural.engine.kernels import thread_budget, threads_for
+from mural.engine.kernels import thread_budget
 from mural.render.compositor import head_strength
 from mural.render.kernels import aces, head_light, head_radius
 from mural.render.palette import Palette
@@ -283,7 +283,6 @@ class SafetyGuard:
         self._cells = self._footprint = np.float32(0.0)
         self._lum = np.zeros(grid, np.float32)
         self._red = np.zeros(grid, np.float32)
-        self._threads = threads_for(engine.field_h * engine.field_w)  # as the engine's
 
     def _shading_of(self, palette: Palette) -> tuple:
         """(memory_gain, shadow colour * level, bloom factor, palette exposure, tint) of a
@@ -338,7 +337,7 @@ class SafetyGuard:
         grid = self.limiter.grid
         self._lum = np.empty(grid, np.float32)
         self._red = np.empty(grid, np.float32)
-        with thread_budget(self._threads):
+        with thread_budget(engine.threads):  # the engine's own budget
             return _estimate_step(
                 engine.memory, self.memory_coarse, j0, j1, engine.age, engine.life,
                 engine.pos, engine.colour, engine.pidx, gain, engine.vitality, cells, strength,
