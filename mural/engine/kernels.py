@@ -847,6 +847,12 @@ def _trail_segment(j, i, pos, prev, colour, age, life, pidx, gain, scale, seg, s
 
 
 @njit(cache=True, inline="always")
+def _paints_in_band(steps_of, rows_of, j, lo, hi):
+    """Whether prepared path j has samples and rows that reach the band [lo, hi)."""
+    return steps_of[j] != 0 and rows_of[j, 1] >= lo and rows_of[j, 0] < hi
+
+
+@njit(cache=True, inline="always")
 def _prefetch_path(buf, seg, j, lo, hi):
     """Ask for the 2×2 footprints at both ends of path j (in rows [lo, hi)) ahead of
     painting: first and last byte of each footprint row, which may lie on two cache lines."""
@@ -872,11 +878,11 @@ def _paint_trails(buf, coarse, seg, steps_of, rows_of, m, lo, hi):
     area = np.float32(1.0 / (COARSE_CELL * COARSE_CELL))
     for j in range(m):
         ahead = j + TRAIL_LOOKAHEAD
-        if ahead < m and steps_of[ahead] and rows_of[ahead, 1] >= lo and rows_of[ahead, 0] < hi:
+        if ahead < m and _paints_in_band(steps_of, rows_of, ahead, lo, hi):
             _prefetch_path(buf, seg, ahead, lo, hi)
-        steps = steps_of[j]
-        if steps == 0 or rows_of[j, 1] < lo or rows_of[j, 0] >= hi:
+        if not _paints_in_band(steps_of, rows_of, j, lo, hi):
             continue
+        steps = steps_of[j]
         x0 = seg[j, 0]
         y0 = seg[j, 1]
         dx = seg[j, 2]
