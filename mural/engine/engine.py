@@ -229,7 +229,9 @@ class Engine:
     values, `restore(snapshot)` takes it back (checking every value); `seed_particles` places
     particles directly (the benchmark's standard scene). `memory_stamp` is a new object
     whenever `memory` changes (the field pass, restore): what a reader derived from the
-    memory holds while the stamp is the same object (the safety guard's block means do).
+    memory holds while the stamp is the same object. `memory_means` are the memory's means
+    over the coarse cells, kept with it (the field pass makes them while the rows are in
+    cache; kernels.block_means gives the same bits): the safety guard reads them.
 
     The step is three compiled calls (see mural.engine.kernels: the participants and their
     spawn counts, the newborns' draws from the rng, then births, motion, trails, glows and
@@ -301,6 +303,7 @@ class Engine:
         self._counts = np.zeros(16, np.int64)
         self._gain = np.zeros(16, np.float32)
         self.memory_stamp = object()  # a new object whenever self.memory changes
+        self.memory_means = np.zeros((gy, gx, 3), np.float32)  # its cell means (see below)
 
         self.participants = Participants()
         self.network_level = 1.0  # last network-wide signal
@@ -547,7 +550,7 @@ class Engine:
             self.live, self.memory, self.vitality, self.recolour, self.chroma,
             *self.coarse_taps, self._fields_wide, np.float32(self.live_scale),
             np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
-            np.float32(self.dt * self._live_n), np.float32(self._live_n),
+            np.float32(self.dt * self._live_n), np.float32(self._live_n), self.memory_means,
         )
         gy = self._coarse_scaled.shape[0]
         kernels.scale_rows(self._coarse_scaled, self._coarse_scaled, 0, gy,
@@ -762,6 +765,7 @@ class Engine:
         if n > self.config.max_participants:
             self._trim(self.config.max_participants)
         self.flow.advance_to(self.t)
+        kernels.block_means(self.memory, self.memory_means, 0, self.memory_means.shape[0])
         self.memory_stamp = object()
 
     def _trim(self, keep: int) -> None:

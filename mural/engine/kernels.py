@@ -384,6 +384,44 @@ def row_of3(grid, y0, y1, wy, out):
             out[i, c] = a + (grid[y1, i, c] - a) * wy
 
 
+@njit(cache=True, inline="always")
+def _cell_means_of_row(acc, out, j, cell, rows, w):
+    """Cell row j of block_means from `acc`, the sum of its `rows` pixel rows (w pixels of 3)."""
+    for i in range(out.shape[1]):
+        x0 = i * cell
+        x1 = min(w, x0 + cell)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        for x in range(x0, x1):
+            s0 += acc[3 * x]
+            s1 += acc[3 * x + 1]
+            s2 += acc[3 * x + 2]
+        n = max(1, rows * (x1 - x0))
+        out[j, i, 0] = s0 / n
+        out[j, i, 1] = s1 / n
+        out[j, i, 2] = s2 / n
+
+
+@njit(cache=True)
+def block_means(src, out, j0, j1):
+    """Rows j0..j1-1 of the (gy, gx, 3) means of an (H, W, 3) field over COARSE_CELL²-pixel
+    cells (edge cells partial): whole pixel rows summed first (contiguous, vectorised), then
+    each cell's columns of that sum. The field pass gives the memory's means the same way."""
+    h, w = src.shape[0], src.shape[1]
+    flat = src.reshape(h, w * 3)
+    acc = np.empty(w * 3, np.float32)
+    for j in range(j0, j1):
+        y0 = j * COARSE_CELL
+        y1 = min(h, y0 + COARSE_CELL)
+        acc[:] = 0.0
+        for y in range(y0, y1):
+            row = flat[y]
+            for k in range(w * 3):
+                acc[k] += row[k]
+        _cell_means_of_row(acc, out, j, COARSE_CELL, y1 - y0, w)
+
+
 # Fast-math only where it cannot change a result's bits (no NaN or infinity here, and the sign
 # of a zero does not matter): reassociation, contraction into FMAs or reciprocals would let
 # the same source round differently depending on how it was compiled (a kernel loaded from
@@ -394,7 +432,7 @@ SAFE_FASTMATH = {"nnan", "ninf", "nsz"}
 @njit(cache=True, parallel=True, fastmath=SAFE_FASTMATH, error_model="numpy")
 def update_light_and_memory(
     live, memory, vitality, recolour, chroma, taps_x, taps_y, fields_wide, live_scale, mem_rate,
-    sink_rate, mem_tau, dt, recolour_boost,
+    sink_rate, mem_tau, dt, recolour_boost, means,
 ):
     """One step of the light fields, fused over pixels (rows in parallel).
 
@@ -409,6 +447,8 @@ def update_light_and_memory(
     stored as live / `live_scale`; the pass brings it back to true scale.
     The coarse fields are first widened to the field's width into `fields_wide` (gy, w, 5:
     vitality, recolour, chroma), so the pixel loop blends contiguous rows and runs on SIMD lanes.
+    The new memory's cell means go to `means` on the way (block_means, bit for bit), while its
+    rows are still in cache: the safety guard reads them instead of the whole memory.
     """
     h, w = live.shape[0], live.shape[1]
     gy = vitality.shape[0]
@@ -429,48 +469,54 @@ def update_light_and_memory(
     ls = f32(live_scale)
     lim = f32(LIGHT_FLOOR) / ls  # light that would fall below the floor is 0 (see scale_rows)
     boost = f32(recolour_boost)
-    for y in prange(h):
-        top = fields_wide[y0[y]].reshape(5 * w)
-        bottom = fields_wide[y1[y]].reshape(5 * w)
-        fy = wy[y]
+    cell = COARSE_CELL
+    for j in prange(means.shape[0]):  # whole cell rows, for the means
         here = np.empty(5 * w, np.float32)
-        for i in range(5 * w):
-            here[i] = top[i] + (bottom[i] - top[i]) * fy
-        lrow = live[y].reshape(3 * w)
-        mrow = memory[y].reshape(3 * w)
-        for x in range(w):
-            i = 3 * x
-            k = 5 * x
-            v = here[k]
-            a = min(f32(1.0), here[k + 1] * boost)
-            c0 = here[k + 2]
-            c1 = here[k + 3]
-            c2 = here[k + 4]
-            keep = f32(1.0) - keep_k * v
-            sink = sink_rate * (f32(1.0) - v) * dt
-            r0 = lrow[i]
-            r1 = lrow[i + 1]
-            r2 = lrow[i + 2]
-            l0 = (r0 if r0 >= lim else f32(0.0)) * ls
-            l1 = (r1 if r1 >= lim else f32(0.0)) * ls
-            l2 = (r2 if r2 >= lim else f32(0.0)) * ls
-            # the memory follows the light's envelope: it rises toward brighter light (attack)
-            # and lets go only slowly, and only where the wall is alive (keep)
-            m0 = mrow[i] * keep + max(l0 - mrow[i], f32(0.0)) * attack + l0 * sink
-            m1 = mrow[i + 1] * keep + max(l1 - mrow[i + 1], f32(0.0)) * attack + l1 * sink
-            m2 = mrow[i + 2] * keep + max(l2 - mrow[i + 2], f32(0.0)) * attack + l2 * sink
-            # recolour where light returns (a) and the returning light has a colour (cmax);
-            # written as selects rather than branches so the loop stays on SIMD lanes
-            peak = max(m0, max(m1, m2))
-            cmax = max(c0, max(c1, c2))
-            take = a if (a > f32(1e-5)) & (cmax > f32(1e-4)) else f32(0.0)
-            s = peak / max(cmax, f32(1e-4))
-            mrow[i] = m0 + (c0 * s - m0) * take
-            mrow[i + 1] = m1 + (c1 * s - m1) * take
-            mrow[i + 2] = m2 + (c2 * s - m2) * take
-            lrow[i] = l0
-            lrow[i + 1] = l1
-            lrow[i + 2] = l2
+        acc = np.zeros(3 * w, np.float32)
+        for y in range(j * cell, min(h, j * cell + cell)):
+            top = fields_wide[y0[y]].reshape(5 * w)
+            bottom = fields_wide[y1[y]].reshape(5 * w)
+            fy = wy[y]
+            for i in range(5 * w):
+                here[i] = top[i] + (bottom[i] - top[i]) * fy
+            lrow = live[y].reshape(3 * w)
+            mrow = memory[y].reshape(3 * w)
+            for x in range(w):
+                i = 3 * x
+                k = 5 * x
+                v = here[k]
+                a = min(f32(1.0), here[k + 1] * boost)
+                c0 = here[k + 2]
+                c1 = here[k + 3]
+                c2 = here[k + 4]
+                keep = f32(1.0) - keep_k * v
+                sink = sink_rate * (f32(1.0) - v) * dt
+                r0 = lrow[i]
+                r1 = lrow[i + 1]
+                r2 = lrow[i + 2]
+                l0 = (r0 if r0 >= lim else f32(0.0)) * ls
+                l1 = (r1 if r1 >= lim else f32(0.0)) * ls
+                l2 = (r2 if r2 >= lim else f32(0.0)) * ls
+                # the memory follows the light's envelope: it rises toward brighter light (attack)
+                # and lets go only slowly, and only where the wall is alive (keep)
+                m0 = mrow[i] * keep + max(l0 - mrow[i], f32(0.0)) * attack + l0 * sink
+                m1 = mrow[i + 1] * keep + max(l1 - mrow[i + 1], f32(0.0)) * attack + l1 * sink
+                m2 = mrow[i + 2] * keep + max(l2 - mrow[i + 2], f32(0.0)) * attack + l2 * sink
+                # recolour where light returns (a) and the returning light has a colour (cmax);
+                # written as selects rather than branches so the loop stays on SIMD lanes
+                peak = max(m0, max(m1, m2))
+                cmax = max(c0, max(c1, c2))
+                take = a if (a > f32(1e-5)) & (cmax > f32(1e-4)) else f32(0.0)
+                s = peak / max(cmax, f32(1e-4))
+                mrow[i] = m0 + (c0 * s - m0) * take
+                mrow[i + 1] = m1 + (c1 * s - m1) * take
+                mrow[i + 2] = m2 + (c2 * s - m2) * take
+                lrow[i] = l0
+                lrow[i + 1] = l1
+                lrow[i + 2] = l2
+            for e in range(3 * w):
+                acc[e] += mrow[e]
+        _cell_means_of_row(acc, means, j, cell, min(h, j * cell + cell) - j * cell, w)
 
 
 @njit(cache=True)

@@ -401,19 +401,30 @@ def head_light(pos, colour, age, life, pidx, gain, vitality, cells, strength, fo
     A head adds `colour·k` of linear light over a gaussian footprint: `footprint` is its
     integral as a share of a cell's area. `red_out` gets the saturated-red excess (R - G - B).
     """
+    head_light_rows(pos, colour, age, life, pidx, gain, vitality, cells, strength, footprint,
+                    out, red_out, 0, out.shape[0])
+
+
+@njit(cache=True)
+def head_light_rows(pos, colour, age, life, pidx, gain, vitality, cells, strength, footprint,
+                    out, red_out, row_lo, row_hi):
+    """head_light for the cell rows row_lo..row_hi-1 only (the others are left alone): bands
+    of rows can be drawn side by side, each cell summing its heads in slot order as before."""
     gy, gx = out.shape[0], out.shape[1]
-    for j in range(gy):
+    for j in range(row_lo, row_hi):
         for i in range(gx):
             out[j, i] = 0.0
             red_out[j, i] = 0.0
     for i in range(pos.shape[0]):
         if age[i] >= life[i] or age[i] <= 0.0:
             continue
+        cy = min(max(int(pos[i, 1] * cells), 0), gy - 1)
+        if cy < row_lo or cy >= row_hi:
+            continue
         phase = age[i] / life[i]
         k = 4.0 * phase * (1.0 - phase) * gain[pidx[i]] * strength
         if k <= 0.01:
             continue
-        cy = min(max(int(pos[i, 1] * cells), 0), gy - 1)
         cx = min(max(int(pos[i, 0] * cells), 0), gx - 1)
         k *= vitality[cy, cx]
         lum = (0.2126 * colour[i, 0] + 0.7152 * colour[i, 1] + 0.0722 * colour[i, 2]) * k

@@ -10,17 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from mural.engine.engine import COARSE_CELL, Engine
 from mural.engine.kernels import thread_budget
 from mural.render.compositor import head_strength
-from mural.render.kernels import aces, head_light, head_radius
+from mural.render.kernels import aces, head_light_rows, head_radius
 from mural.render.palette import Palette
 from mural.safety.limiter import FlashLimiter
 from mural.safety.luminance import RED_RATIO_FLOOR, RED_RATIO_SATURATED, block_edges
 
-MEMORY_EVERY = 4  # steps over which the (slow) memory layer's block means are all refreshed
+MEMORY_EVERY = 4  # steps over which the memory layer's block means are all taken up (the
+# limiter's history, and so every frame, depends on this schedule)
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _SLOT_BLOCK = 512  # particle slots checked together when looking for live heads
 _F32 = np.float32
@@ -31,39 +32,6 @@ _RED_RAMP = _F32(1.0 / (RED_RATIO_SATURATED - RED_RATIO_FLOOR))
 
 
 # -- kernels (serial: every array here is small, and the guard runs on every step) ------------
-
-
-@njit(cache=True)
-def _memory_block_mean(src, out, cell, j0, j1):
-    """Rows j0..j1-1 of the (gy, gx, 3) cell means of an (H, W, 3) field, cell x cell pixels
-    per cell (edge cells partial). Sums whole pixel rows first (contiguous, vectorised), then
-    each cell's columns of that row sum."""
-    h, w = src.shape[0], src.shape[1]
-    gx = out.shape[1]
-    flat = src.reshape(h, w * 3)
-    acc = np.empty(w * 3, np.float32)
-    for j in range(j0, j1):
-        y0 = j * cell
-        y1 = min(h, y0 + cell)
-        acc[:] = 0.0
-        for y in range(y0, y1):
-            row = flat[y]
-            for k in range(w * 3):
-                acc[k] += row[k]
-        for i in range(gx):
-            x0 = i * cell
-            x1 = min(w, x0 + cell)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            for x in range(x0, x1):
-                s0 += acc[3 * x]
-                s1 += acc[3 * x + 1]
-                s2 += acc[3 * x + 2]
-            n = max(1, (y1 - y0) * (x1 - x0))
-            out[j, i, 0] = s0 / n
-            out[j, i, 1] = s1 / n
-            out[j, i, 2] = s2 / n
 
 
 @njit(cache=True)
@@ -193,43 +161,44 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _estimate_step(memory, memory_coarse, j0, j1, age, life, pos, colour, pidx, gain, vitality,
-                   cells, strength, footprint, runs, heads, heads_red, heads2, heads_red2,
-                   live_coarse, memory_gain, shadow, bloom, exposure, tint, edges_y, edges_x,
-                   lum_out, red_out):
-    """One step of the estimate, fused: rows j0..j1-1 of the memory's block means beside the
-    crisp heads' light (head_light over the one or two slot ranges holding live heads; the
-    two parts share nothing, so they take a thread each), then _estimate_k; returns the mean
-    luminance."""
-    for part in prange(2):
-        if part == 0:
-            if j1 > j0:
-                _memory_block_mean(memory, memory_coarse, COARSE_CELL, j0, j1)
-        else:
-            _heads_light(age, life, pos, colour, pidx, gain, vitality, cells, strength,
-                         footprint, runs, heads, heads_red, heads2, heads_red2)
+def _estimate_step(memory_means, memory_coarse, j0, j1, age, life, pos, colour, pidx, gain,
+                   vitality, cells, strength, footprint, runs, heads, heads_red, heads2,
+                   heads_red2, live_coarse, memory_gain, shadow, bloom, exposure, tint, edges_y,
+                   edges_x, lum_out, red_out, bands):
+    """One step of the estimate, fused: rows j0..j1-1 of the memory's block means taken from
+    the engine's, the crisp heads' light (head_light over the one or two slot ranges holding
+    live heads, summed in that order; in `bands` of cell rows, side by side), then
+    _estimate_k; returns the mean luminance."""
+    for j in range(j0, j1):
+        memory_coarse[j] = memory_means[j]
+    count = _live_runs(age, life, _SLOT_BLOCK, runs)
+    gy = heads.shape[0]
+    for band in prange(bands):
+        _heads_light_rows(age, life, pos, colour, pidx, gain, vitality, cells, strength,
+                          footprint, runs, count, heads, heads_red, heads2, heads_red2,
+                          gy * band // bands, gy * (band + 1) // bands)
     return _estimate_k(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
                        exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out)
 
 
 @njit(cache=True, error_model="numpy")
-def _heads_light(age, life, pos, colour, pidx, gain, vitality, cells, strength, footprint,
-                 runs, heads, heads_red, heads2, heads_red2):
-    """head_light over the one or two slot ranges holding live heads, summed in that order
-    into `heads` and `heads_red`."""
-    count = _live_runs(age, life, _SLOT_BLOCK, runs)
+def _heads_light_rows(age, life, pos, colour, pidx, gain, vitality, cells, strength, footprint,
+                      runs, count, heads, heads_red, heads2, heads_red2, row_lo, row_hi):
+    """Cell rows row_lo..row_hi-1 of head_light over the `count` slot ranges in `runs`, summed
+    in that order into `heads` and `heads_red`."""
     for k in range(max(1, count)):
         lo, hi = (runs[k, 0], runs[k, 1]) if count else (0, 0)
         if k == 0:
-            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi], gain,
-                       vitality, cells, strength, footprint, heads, heads_red)
+            head_light_rows(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
+                            gain, vitality, cells, strength, footprint, heads, heads_red,
+                            row_lo, row_hi)
         else:
-            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi], gain,
-                       vitality, cells, strength, footprint, heads2, heads_red2)
+            head_light_rows(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
+                            gain, vitality, cells, strength, footprint, heads2, heads_red2,
+                            row_lo, row_hi)
     if count == 2:
-        gy, gx = heads.shape
-        for j in range(gy):
-            for i in range(gx):
+        for j in range(row_lo, row_hi):
+            for i in range(heads.shape[1]):
                 heads[j, i] = heads[j, i] + heads2[j, i]
                 heads_red[j, i] = heads_red[j, i] + heads_red2[j, i]
 
@@ -339,11 +308,12 @@ class SafetyGuard:
         self._red = np.empty(grid, np.float32)
         with thread_budget(engine.threads):  # the engine's own budget
             return _estimate_step(
-                engine.memory, self.memory_coarse, j0, j1, engine.age, engine.life,
+                engine.memory_means, self.memory_coarse, j0, j1, engine.age, engine.life,
                 engine.pos, engine.colour, engine.pidx, gain, engine.vitality, cells, strength,
                 footprint, self._runs, self.heads, self.heads_red, self._heads2,
                 self._heads_red2, engine.live_coarse, memory_gain, shadow, bloom,
-                exposure * self.exposure, tint, *self._edges, self._lum, self._red)
+                exposure * self.exposure, tint, *self._edges, self._lum, self._red,
+                get_num_threads())  # a band of heads a thread: any count, the same bits
 
     def estimate(
         self, engine: Engine, palette: Palette, size: tuple[int, int]

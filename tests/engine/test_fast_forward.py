@@ -90,7 +90,7 @@ class ReferenceEngine(Engine):
             self.live, self.memory, self.vitality, self.recolour, self.chroma,
             *self.coarse_taps, self._fields_wide, np.float32(self.live_scale),
             np.float32(cfg.memory_rate), np.float32(cfg.sink_rate), np.float32(cfg.memory_tau),
-            np.float32(self.dt * self._live_n), np.float32(self._live_n),
+            np.float32(self.dt * self._live_n), np.float32(self._live_n), self.memory_means,
         )
         self._coarse_scaled[...] = floored(self._coarse_scaled, np.float32(self.live_scale))
         self._live_n = 0
@@ -200,17 +200,16 @@ class ReferenceEngine(Engine):
 
 
 class ReferenceGuard(SafetyGuard):
-    """The guard's estimate as it was: every step a band of the memory's block means, then
-    the heads and the estimate, each its own kernel."""
+    """The guard's estimate as it was: every step a band of the memory's block means taken
+    from the memory itself, then the heads and the estimate, each its own kernel."""
 
     def _estimate(self, engine, palette, size) -> float:
         g = guard_module
         if self._steps == 0:
-            g._memory_block_mean(engine.memory, self.memory_coarse, kernels.COARSE_CELL, 0,
-                                 self.memory_coarse.shape[0])
+            kernels.block_means(engine.memory, self.memory_coarse, 0, self.memory_coarse.shape[0])
         else:
             lo, hi = self._bands[self._steps % g.MEMORY_EVERY]
-            g._memory_block_mean(engine.memory, self.memory_coarse, kernels.COARSE_CELL, lo, hi)
+            kernels.block_means(engine.memory, self.memory_coarse, lo, hi)
         self._steps += 1
         memory_gain, shadow, bloom, exposure, tint = self._shading_of(palette)
         cells, footprint = self._head_scale(engine, size)

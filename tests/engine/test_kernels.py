@@ -98,7 +98,43 @@ def test_the_field_pass_decays_paints_and_recolours_as_the_plain_maths_says():
     expected_live, expected_memory = _reference_field_pass(
         live, memory, vitality, recolour, chroma, taps, *scalars)
     scratch = np.zeros((gy, w, 5), np.float32)
+    means = np.full((gy, gx, 3), np.nan, np.float32)
     kernels.update_light_and_memory(live, memory, vitality, recolour, chroma, *taps, scratch,
-                                    *(np.float32(s) for s in scalars))
+                                    *(np.float32(s) for s in scalars), means)
     np.testing.assert_allclose(live, expected_live, rtol=1e-5)
     np.testing.assert_allclose(memory, expected_memory, rtol=1e-4, atol=1e-6)
+    # the new memory's cell means come with it
+    np.testing.assert_allclose(means, memory.reshape(gy, CELL, gx, CELL, 3).mean(axis=(1, 3)),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(40, 72), (43, 75), (5, 9)])
+def test_the_field_pass_gives_the_memory_means_block_means_gives(shape):
+    # edge cells partial when the field is not a whole number of cells
+    rng = np.random.default_rng(8)
+    h, w = shape
+    gy, gx = -(-h // CELL), -(-w // CELL)
+    live = rng.uniform(0, 2, (h, w, 3)).astype(np.float32)
+    memory = rng.uniform(0, 1, (h, w, 3)).astype(np.float32)
+    vitality = rng.uniform(0, 1, (gy, gx)).astype(np.float32)
+    recolour = rng.uniform(0, 1, (gy, gx)).astype(np.float32)
+    chroma = rng.uniform(0, 1, (gy, gx, 3)).astype(np.float32)
+    taps = (kernels.axis_taps(w, gx), kernels.axis_taps(h, gy))
+    means = np.zeros((gy, gx, 3), np.float32)
+    kernels.update_light_and_memory(live, memory, vitality, recolour, chroma, *taps,
+                                    np.zeros((gy, w, 5), np.float32),
+                                    *(np.float32(s) for s in (0.8, 0.05, 0.4, 30.0, 0.2, 6.0)),
+                                    means)
+    expected = np.zeros_like(means)
+    kernels.block_means(memory, expected, 0, gy)
+    assert np.array_equal(means.view(np.int32), expected.view(np.int32))
+    padded = np.zeros((gy * CELL, gx * CELL, 3))
+    padded[:h, :w] = memory
+    counts = np.zeros((gy * CELL, gx * CELL))
+    counts[:h, :w] = 1
+    plain = (padded.reshape(gy, CELL, gx, CELL, 3).sum(axis=(1, 3))
+             / counts.reshape(gy, CELL, gx, CELL).sum(axis=(1, 3))[..., None])
+    np.testing.assert_allclose(means, plain, rtol=1e-5)
+    part = np.zeros_like(means)
+    kernels.block_means(memory, part, 1, gy)  # some rows only: the others left alone
+    assert not part[0].any() and np.array_equal(part[1:], expected[1:])

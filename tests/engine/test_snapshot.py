@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from mural.engine import kernels
 from mural.engine.engine import Engine, EngineConfig
 from mural.events import MarkerEvent
 from tests.helpers import blackout, crowd, emotion
@@ -212,3 +213,15 @@ def test_seed_particles_places_live_particles_and_validates():
         big = engine.config.max_particles + 1
         engine.seed_particles(np.zeros((big, 2)), np.zeros(big), np.zeros(big), np.ones(big),
                               np.zeros(big, int), np.zeros((big, 3)))
+
+
+def test_the_memory_means_are_the_means_of_the_memory_after_steps_and_a_restore():
+    engine = run(EVENTS, 4.0)
+    assert engine.memory.any()  # a painted memory, not zeros
+    expected = np.zeros_like(engine.memory_means)
+    kernels.block_means(engine.memory, expected, 0, expected.shape[0])
+    assert np.array_equal(engine.memory_means, expected)
+    restored = fresh()
+    restored.memory_means[...] = 7.0  # whatever it held is not what it keeps
+    restored.restore(engine.snapshot())
+    assert np.array_equal(restored.memory_means, expected)
