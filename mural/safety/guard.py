@@ -92,7 +92,27 @@ def _live_runs(age, life, block, runs):
 def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
                 heads_red, edges_y, edges_x, lum_out, red_out):
     """Displayed luminance and red measure of the coarse grid, block-averaged to the limiter
-    grid (lum_out, red_out); returns the mean of lum_out.
+    grid (lum_out, red_out); returns the mean of lum_out."""
+    _estimate_rows(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
+                   heads_red, edges_y, edges_x, lum_out, red_out, 0, lum_out.shape[0])
+    return _mean_of(lum_out)
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_of(lum_out):
+    """The mean of the limiter grid's luminance, summed row by row (the same bits whichever
+    rows were estimated together)."""
+    mean = 0.0
+    for j in range(lum_out.shape[0]):
+        for i in range(lum_out.shape[1]):
+            mean += lum_out[j, i]
+    return mean / (lum_out.shape[0] * lum_out.shape[1])
+
+
+@njit(cache=True, error_model="numpy")
+def _estimate_rows(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
+                   heads_red, edges_y, edges_x, lum_out, red_out, j_lo, j_hi):
+    """Rows j_lo..j_hi-1 of the limiter grid's displayed luminance and red measure.
 
     Per coarse cell, as the compositor shades it: light = live + memory_gain * memory; the
     shadow is its form (0.6 luma + 0.4 max channel) times `shadow` (tint * level); the wall
@@ -101,8 +121,8 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
     luminance and their red excess (`heads_red`) to the red measure. Float32 like the
     compositor; each row is split into channel planes first so the shading loop vectorises.
     """
-    gy, gx = vitality.shape
-    gy_out, gx_out = lum_out.shape
+    gx = vitality.shape[1]
+    gx_out = lum_out.shape[1]
     mg = _F32(memory_gain)
     s0, s1, s2 = _F32(shadow[0]), _F32(shadow[1]), _F32(shadow[2])
     k = _F32(bloom * exposure)
@@ -111,12 +131,12 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
     rr = np.empty(gx, _F32)
     gg = np.empty(gx, _F32)
     bb = np.empty(gx, _F32)
-    live_rows, memory_rows = live.reshape(gy, 3 * gx), memory.reshape(gy, 3 * gx)
+    live_rows = live.reshape(vitality.shape[0], 3 * gx)
+    memory_rows = memory.reshape(vitality.shape[0], 3 * gx)
     col_lum = np.zeros(gx, _F32)  # per coarse column, summed over the rows of a block row so far
     col_red = np.zeros(gx, _F32)
-    j = 0
-    mean = 0.0
-    for y in range(gy):
+    j = j_lo
+    for y in range(edges_y[j_lo], edges_y[j_hi]):
         live_row, memory_row = live_rows[y], memory_rows[y]
         for e in range(3 * gx):
             light[e] = live_row[e] + mg * memory_row[e]
@@ -153,11 +173,9 @@ def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, ti
                 n = rows * (edges_x[i + 1] - edges_x[i])
                 lum_out[j, i] = acc_lum / n
                 red_out[j, i] = acc_red / n
-                mean += lum_out[j, i]
             col_lum[:] = 0.0
             col_red[:] = 0.0
             j += 1
-    return mean / (gy_out * gx_out)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -166,19 +184,25 @@ def _estimate_step(memory_means, memory_coarse, j0, j1, age, life, pos, colour, 
                    heads_red2, live_coarse, memory_gain, shadow, bloom, exposure, tint, edges_y,
                    edges_x, lum_out, red_out, bands):
     """One step of the estimate, fused: rows j0..j1-1 of the memory's block means taken from
-    the engine's, the crisp heads' light (head_light over the one or two slot ranges holding
-    live heads, summed in that order; in `bands` of cell rows, side by side), then
-    _estimate_k; returns the mean luminance."""
+    the engine's, then in `bands` of limiter rows side by side, the crisp heads' light of
+    their cells (head_light over the one or two slot ranges holding live heads, summed in
+    that order) and their estimate (_estimate_k's); returns the mean luminance."""
     for j in range(j0, j1):
         memory_coarse[j] = memory_means[j]
     count = _live_runs(age, life, _SLOT_BLOCK, runs)
-    gy = heads.shape[0]
+    gy_out = lum_out.shape[0]
     for band in prange(bands):
+        j_lo = gy_out * band // bands
+        j_hi = gy_out * (band + 1) // bands
+        if j_lo == j_hi:
+            continue
         _heads_light_rows(age, life, pos, colour, pidx, gain, vitality, cells, strength,
                           footprint, runs, count, heads, heads_red, heads2, heads_red2,
-                          gy * band // bands, gy * (band + 1) // bands)
-    return _estimate_k(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
-                       exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out)
+                          edges_y[j_lo], edges_y[j_hi])
+        _estimate_rows(live_coarse, memory_coarse, memory_gain, vitality, shadow, bloom,
+                       exposure, tint, heads, heads_red, edges_y, edges_x, lum_out, red_out,
+                       j_lo, j_hi)
+    return _mean_of(lum_out)
 
 
 @njit(cache=True, error_model="numpy")
