@@ -31,7 +31,7 @@ _RED_FLOOR = _F32(RED_RATIO_FLOOR)
 _RED_RAMP = _F32(1.0 / (RED_RATIO_SATURATED - RED_RATIO_FLOOR))
 
 
-# -- kernels (serial: every array here is small, and the guard runs on every step) ------------
+# -- kernels (small arrays, every step: serial, but for the estimate's bands of rows) ---------
 
 
 @njit(cache=True)
