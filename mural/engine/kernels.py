@@ -470,6 +470,8 @@ def update_light_and_memory(
     lim = f32(LIGHT_FLOOR) / ls  # light that would fall below the floor is 0 (see scale_rows)
     boost = f32(recolour_boost)
     cell = COARSE_CELL
+    if means.shape[0] != -(-h // cell):  # its rows are the pass's: a short one would skip some
+        raise ValueError("the means must have a row for every COARSE_CELL rows of the field")
     for j in prange(means.shape[0]):  # whole cell rows, for the means
         here = np.empty(5 * w, np.float32)
         acc = np.zeros(3 * w, np.float32)

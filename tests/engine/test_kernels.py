@@ -138,3 +138,8 @@ def test_the_field_pass_gives_the_memory_means_block_means_gives(shape):
     part = np.zeros_like(means)
     kernels.block_means(memory, part, 1, gy)  # some rows only: the others left alone
     assert not part[0].any() and np.array_equal(part[1:], expected[1:])
+    with pytest.raises(ValueError, match="a row for every"):  # never a field half passed
+        kernels.update_light_and_memory(live, memory, vitality, recolour, chroma, *taps,
+                                        np.zeros((gy, w, 5), np.float32),
+                                        *(np.float32(s) for s in (0.8, 0.05, 0.4, 30.0, 0.2,
+                                                                  6.0)), means[:-1])
