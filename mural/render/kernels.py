@@ -395,21 +395,14 @@ def _add_light(out, y, x, c, value, to_linear, to_srgb):
 
 @njit(cache=True)
 def head_light(pos, colour, age, life, pidx, gain, vitality, cells, strength, footprint, out,
-               red_out):
-    """Linear light the crisp heads will add, per coarse cell (for the safety estimate).
+               red_out, row_lo, row_hi):
+    """Linear light the crisp heads will add, per coarse cell (for the safety estimate), in
+    the cell rows row_lo..row_hi-1 (the others are left alone: bands of rows can be drawn side
+    by side, each cell summing its heads in slot order).
 
     A head adds `colour·k` of linear light over a gaussian footprint: `footprint` is its
     integral as a share of a cell's area. `red_out` gets the saturated-red excess (R - G - B).
     """
-    head_light_rows(pos, colour, age, life, pidx, gain, vitality, cells, strength, footprint,
-                    out, red_out, 0, out.shape[0])
-
-
-@njit(cache=True)
-def head_light_rows(pos, colour, age, life, pidx, gain, vitality, cells, strength, footprint,
-                    out, red_out, row_lo, row_hi):
-    """head_light for the cell rows row_lo..row_hi-1 only (the others are left alone): bands
-    of rows can be drawn side by side, each cell summing its heads in slot order as before."""
     gy, gx = out.shape[0], out.shape[1]
     for j in range(row_lo, row_hi):
         for i in range(gx):

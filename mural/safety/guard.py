@@ -15,7 +15,7 @@ from numba import get_num_threads, njit, prange
 from mural.engine.engine import COARSE_CELL, Engine
 from mural.engine.kernels import thread_budget
 from mural.render.compositor import head_strength
-from mural.render.kernels import aces, head_light_rows, head_radius
+from mural.render.kernels import aces, head_light, head_radius
 from mural.render.palette import Palette
 from mural.safety.limiter import FlashLimiter
 from mural.safety.luminance import RED_RATIO_FLOOR, RED_RATIO_SATURATED, block_edges
@@ -86,16 +86,6 @@ def _live_runs(age, life, block, runs):
         return 1
     runs[1, 0], runs[1, 1] = 0, best_start * block
     return 2
-
-
-@njit(cache=True, error_model="numpy")
-def _estimate_k(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
-                heads_red, edges_y, edges_x, lum_out, red_out):
-    """Displayed luminance and red measure of the coarse grid, block-averaged to the limiter
-    grid (lum_out, red_out); returns the mean of lum_out."""
-    _estimate_rows(live, memory, memory_gain, vitality, shadow, bloom, exposure, tint, heads,
-                   heads_red, edges_y, edges_x, lum_out, red_out, 0, lum_out.shape[0])
-    return _mean_of(lum_out)
 
 
 @njit(cache=True, error_model="numpy")
@@ -186,7 +176,7 @@ def _estimate_step(memory_means, memory_coarse, j0, j1, age, life, pos, colour, 
     """One step of the estimate, fused: rows j0..j1-1 of the memory's block means taken from
     the engine's, then in `bands` of limiter rows side by side, the crisp heads' light of
     their cells (head_light over the one or two slot ranges holding live heads, summed in
-    that order) and their estimate (_estimate_k's); returns the mean luminance."""
+    that order) and their estimate (_estimate_rows); returns the mean luminance."""
     for j in range(j0, j1):
         memory_coarse[j] = memory_means[j]
     count = _live_runs(age, life, _SLOT_BLOCK, runs)
@@ -213,11 +203,11 @@ def _heads_light_rows(age, life, pos, colour, pidx, gain, vitality, cells, stren
     for k in range(max(1, count)):
         lo, hi = (runs[k, 0], runs[k, 1]) if count else (0, 0)
         if k == 0:
-            head_light_rows(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
+            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
                             gain, vitality, cells, strength, footprint, heads, heads_red,
                             row_lo, row_hi)
         else:
-            head_light_rows(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
+            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
                             gain, vitality, cells, strength, footprint, heads2, heads_red2,
                             row_lo, row_hi)
     if count == 2:

@@ -221,15 +221,20 @@ class ReferenceGuard(SafetyGuard):
             lo, hi = (int(self._runs[k, 0]), int(self._runs[k, 1])) if count else (0, 0)
             head_light(engine.pos[lo:hi], engine.colour[lo:hi], engine.age[lo:hi],
                        engine.life[lo:hi], engine.pidx[lo:hi], light, engine.vitality, cells,
-                       strength, footprint, *outs[k])
+                       strength, footprint, *outs[k], 0, self.heads.shape[0])
         if count == 2:
             np.add(self.heads, self._heads2, out=self.heads)
             np.add(self.heads_red, self._heads_red2, out=self.heads_red)
         self._lum = np.empty(self.limiter.grid, np.float32)
         self._red = np.empty(self.limiter.grid, np.float32)
-        return g._estimate_k(engine.live_coarse, self.memory_coarse, memory_gain,
-                             engine.vitality, shadow, bloom, exposure * self.exposure, tint,
-                             self.heads, self.heads_red, *self._edges, self._lum, self._red)
+        g._estimate_rows(engine.live_coarse, self.memory_coarse, memory_gain, engine.vitality,
+                         shadow, bloom, exposure * self.exposure, tint, self.heads,
+                         self.heads_red, *self._edges, self._lum, self._red, 0,
+                         self._lum.shape[0])
+        mean = 0.0  # summed in order, as the guard sums it
+        for value in self._lum.ravel().tolist():
+            mean += value
+        return mean / self._lum.size
 
 
 def busy_stream(duration: float = 40.0) -> list:
@@ -382,6 +387,28 @@ def test_the_guard_estimates_as_the_reference_guard_did():
             for name in ("gain", "_lum", "_red", "memory_coarse", "heads", "heads_red"):
                 assert np.array_equal(getattr(fused, name), getattr(reference, name)), (
                     step, name)
+
+
+def test_the_guard_estimates_the_same_bits_in_any_number_of_bands(monkeypatch):
+    # bands of limiter rows drawn side by side (more bands than rows: some are empty)
+    config = EngineConfig(size=(480, 270), seed=2)
+    palette = load_palette("abyss")
+    engine = Engine(config, PERSONAL)
+    guards = {bands: SafetyGuard(engine) for bands in (1, 2, 3, 5, 16)}
+    timeline = Timeline(busy_stream(20.0))
+    for step in range(1, 301):
+        timeline.step(engine)
+        for bands, guard in guards.items():
+            monkeypatch.setattr(guard_module, "get_num_threads", lambda bands=bands: bands)
+            guard.update(engine, palette, engine.dt, config.size)
+        if step % 50 == 0:
+            one = guards[1]
+            assert one.heads.any() and one._lum.any()
+            for bands, guard in guards.items():
+                assert guard.mean_luminance == one.mean_luminance, (step, bands)
+                for name in ("gain", "_lum", "_red", "heads", "heads_red"):
+                    assert np.array_equal(getattr(guard, name), getattr(one, name)), (
+                        step, bands, name)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
