@@ -227,11 +227,10 @@ class Engine:
 
     Public state: `snapshot()` gives everything that determines the future as arrays and plain
     values, `restore(snapshot)` takes it back (checking every value); `seed_particles` places
-    particles directly (the benchmark's standard scene). `memory_stamp` is a new object
-    whenever `memory` changes (the field pass, restore): what a reader derived from the
-    memory holds while the stamp is the same object. `memory_means` are the memory's means
-    over the coarse cells, kept with it (the field pass makes them while the rows are in
-    cache; kernels.block_means gives the same bits): the safety guard reads them.
+    particles directly (the benchmark's standard scene). `memory_means` are the memory's
+    means over the coarse cells, kept with it wherever it changes (the field pass makes them
+    while the rows are in cache; restore with kernels.block_means, the same bits): the
+    safety guard reads them.
 
     The step is three compiled calls (see mural.engine.kernels: the participants and their
     spawn counts, the newborns' draws from the rng, then births, motion, trails, glows and
@@ -302,7 +301,6 @@ class Engine:
         self._rows_of = np.zeros((n, 2), np.int32)
         self._counts = np.zeros(16, np.int64)
         self._gain = np.zeros(16, np.float32)
-        self.memory_stamp = object()  # a new object whenever self.memory changes
         self.memory_means = np.zeros((gy, gx, 3), np.float32)  # its cell means (see below)
 
         self.participants = Participants()
@@ -556,7 +554,6 @@ class Engine:
         kernels.scale_rows(self._coarse_scaled, self._coarse_scaled, 0, gy,
                            np.float32(self.live_scale))
         self._live_n = 0
-        self.memory_stamp = object()
 
     def _update_participants(self, t: float, dt: float) -> int:
         """One step of every awake participant, and how many particles they emit (the counts
@@ -766,7 +763,6 @@ class Engine:
             self._trim(self.config.max_participants)
         self.flow.advance_to(self.t)
         kernels.block_means(self.memory, self.memory_means, 0, self.memory_means.shape[0])
-        self.memory_stamp = object()
 
     def _trim(self, keep: int) -> None:
         """Down to `keep` participants, the ones heard last (ties: the lower slot); the others

@@ -251,7 +251,6 @@ class SafetyGuard:
         self.gain = np.ones(grid, np.float32)
         self.mean_luminance = 0.0
         self._steps = 0
-        self._band_stamps: list = [None] * MEMORY_EVERY  # the memory each band was taken from
         # Scratch and per-configuration constants, so a step allocates next to nothing.
         self._heads2 = np.zeros((gy, gx), np.float32)
         self._heads_red2 = np.zeros((gy, gx), np.float32)
@@ -293,25 +292,18 @@ class SafetyGuard:
             self._size = (size, engine.field_h)
         return self._cells, self._footprint
 
-    def _memory_rows(self, engine: Engine) -> tuple[int, int]:
-        """The rows of the memory's block means this step refreshes: all of them on the first
-        step, then one band per step (the memory changes slowly). A band is passed over when
-        the engine's memory is the one it was last computed from (`Engine.memory_stamp`):
-        the means would come out the same."""
-        stamp = getattr(engine, "memory_stamp", None)
+    def _memory_rows(self) -> tuple[int, int]:
+        """The rows of the memory's block means this step takes up from the engine's: all of
+        them on the first step, then one band per step (the limiter's history follows this
+        schedule). A band taken again from an unchanged memory is the same values."""
         if self._steps == 0:
-            self._band_stamps = [stamp] * MEMORY_EVERY
             return 0, self.memory_coarse.shape[0]
-        k = self._steps % MEMORY_EVERY
-        if stamp is not None and self._band_stamps[k] is stamp:
-            return 0, 0
-        self._band_stamps[k] = stamp
-        return self._bands[k]
+        return self._bands[self._steps % MEMORY_EVERY]
 
     def _estimate(self, engine: Engine, palette: Palette, size: tuple[int, int]) -> float:
         """Fill the limiter-grid luminance and red of the next frame; returns the mean
         luminance."""
-        j0, j1 = self._memory_rows(engine)
+        j0, j1 = self._memory_rows()
         self._steps += 1
         memory_gain, shadow, bloom, exposure, tint = self._shading_of(palette)
         cells, footprint = self._head_scale(engine, size)
@@ -377,4 +369,3 @@ class SafetyGuard:
         self.limiter.load_state_dict(state["limiter"])
         self.exposure, self.gain, self._steps = exposure, gain.copy(), steps
         self.memory_coarse[...] = memory
-        self._band_stamps = [None] * MEMORY_EVERY
