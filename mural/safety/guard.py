@@ -203,13 +203,11 @@ def _heads_light_rows(age, life, pos, colour, pidx, gain, vitality, cells, stren
     for k in range(max(1, count)):
         lo, hi = (runs[k, 0], runs[k, 1]) if count else (0, 0)
         if k == 0:
-            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
-                            gain, vitality, cells, strength, footprint, heads, heads_red,
-                            row_lo, row_hi)
+            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi], gain,
+                       vitality, cells, strength, footprint, heads, heads_red, row_lo, row_hi)
         else:
-            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi],
-                            gain, vitality, cells, strength, footprint, heads2, heads_red2,
-                            row_lo, row_hi)
+            head_light(pos[lo:hi], colour[lo:hi], age[lo:hi], life[lo:hi], pidx[lo:hi], gain,
+                       vitality, cells, strength, footprint, heads2, heads_red2, row_lo, row_hi)
     if count == 2:
         for j in range(row_lo, row_hi):
             for i in range(heads.shape[1]):
