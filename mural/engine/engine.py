@@ -521,6 +521,10 @@ class Engine:
         )
         if born:
             self._cursor = int((self._cursor + born) % cfg.max_particles)
+        # the shadow fields' next values become current (the kernel wrote every cell of them)
+        self.vitality, self._vit_next = self._vit_next, self.vitality
+        self.chroma, self._chroma_next = self._chroma_next, self.chroma
+        self.chroma_w, self._weight_next = self._weight_next, self.chroma_w
         if timer is not None:
             start = timer.lap("splat", start)
         self._live_n += 1  # this step's decay of the live light, applied lazily

@@ -1049,61 +1049,83 @@ def _glow_rows(buf, coarse, cx, cy, radius, r, g, b, lo, hi, ex, rgb3, kk3, sx):
             sy = 0.0
 
 
-@njit(cache=True)
-def _shadow_row(j, vitality, vit_next, ceiling, chroma, chroma_w, chroma_next, weight_next,
-                live_coarse, dt, up_rate, down_rate, falloff, inject_gain, active, pos,
-                strength, cells, sigma, target0, best_ws, best_at, vmax, col_v, col_w):
-    """update_shadow_fields' first pass over coarse row j, with emitter_sources' value of
-    each cell found only where it can matter.
+@njit(cache=True, error_model="numpy")
+def _shadow_row(j, vitality, vit_next, ceiling, depth, recolour, chroma, chroma_w, chroma_next,
+                weight_next, live_coarse, dt, up_rate, down_rate, falloff, inject_gain,
+                recolour_rate, clear_rate, active, pos, strength, cells, sigma, target0,
+                best_ws, best_at, vmax, col_v, col_w, col_r):
+    """update_shadow_fields over coarse row j, into the next vitality, chroma and weight,
+    with emitter_sources' value of each cell found only where it can matter. The depth and
+    recolour of a cell read only the cell's own new values, so they are updated in place here;
+    the caller makes the next fields current (the engine swaps the buffers).
 
     The wall's target at a cell is the larger of its spread target and the strongest emitter
     there; an emitter whose strength s cannot lift a cell above its spread target (s·exp(-q)
     <= s / (1 + q), held below the target with a margin far beyond rounding) is passed over
     without its exp, which leaves the larger of the two as it was.
+
+    The loops run over whole rows with a fixed three neighbours (an edge repeats its own row
+    or column, which changes no maximum and no first place), so they compile to selects.
     """
     gy, gx = vitality.shape
-    # The 3×3 neighbourhood, separably: the largest vitality (as `best`, from 0.0, keeps it),
-    # and the spread chroma weight: the largest neighbour weight × falloff, if it beats the
-    # cell's own weight, found at its first place in the row-major scan (where the scan's
-    # strict `>` settles).
+    # The 3×3 neighbourhood, separably: the largest vitality (from 0.0), and the spread chroma
+    # weight: the largest neighbour weight × falloff, if it beats the cell's own weight, found
+    # at its first place in update_shadow_fields' row-major scan. Each column keeps its
+    # largest weight and the first row holding it; a cell then takes, among its columns
+    # holding the largest, the one with the first row (then the first column).
     j_lo = max(0, j - 1)
     j_hi = min(gy, j + 2)
+    r_mid = j if j_hi - j_lo == 3 else j_lo
+    r_top, r_bottom = j_lo, j_hi - 1
+    v_top, v_mid, v_bottom = vitality[r_top], vitality[r_mid], vitality[r_bottom]
+    w_top, w_mid, w_bottom = chroma_w[r_top], chroma_w[r_mid], chroma_w[r_bottom]
     for i in range(gx):
-        best = 0.0
-        wbest = np.float32(0.0)
-        for jj in range(j_lo, j_hi):
-            if vitality[jj, i] > best:
-                best = vitality[jj, i]
-            wf = chroma_w[jj, i] * falloff
-            if jj == j_lo or wf > wbest:
-                wbest = wf
+        best = np.float32(0.0)
+        x = v_top[i]
+        best = x if x > best else best
+        x = v_mid[i]
+        best = x if x > best else best
+        x = v_bottom[i]
+        best = x if x > best else best
         col_v[i] = best
-        col_w[i] = wbest
+        w0 = w_top[i] * falloff
+        w1 = w_mid[i] * falloff
+        w2 = w_bottom[i] * falloff
+        later = w1 > w0
+        w_best = w1 if later else w0
+        r_best = r_mid if later else r_top
+        later = w2 > w_best
+        col_w[i] = w2 if later else w_best
+        col_r[i] = r_bottom if later else r_best
+    own = chroma_w[j]
     for i in range(gx):
-        i_lo = max(0, i - 1)
-        i_hi = min(gx, i + 2)
-        best = 0.0
-        top = col_w[i_lo]
-        for ii in range(i_lo, i_hi):
-            if col_v[ii] > best:
-                best = col_v[ii]
-            if col_w[ii] > top:
-                top = col_w[ii]
-        best_w = chroma_w[j, i]
+        left = max(0, i - 1)
+        right = min(gx - 1, i + 1)
+        best = col_v[left]
+        x = col_v[i]
+        best = x if x > best else best
+        x = col_v[right]
+        best = x if x > best else best
+        top = col_w[left]
+        x = col_w[i]
+        top = x if x > top else top
+        x = col_w[right]
+        top = x if x > top else top
+        best_w = own[i]
         bj = j
         bi = i
         if top > best_w:
             best_w = top
-            found = False
-            for jj in range(j_lo, j_hi):
-                for ii in range(i_lo, i_hi):
-                    if chroma_w[jj, ii] * falloff == top:
-                        bj = jj
-                        bi = ii
-                        found = True
-                        break
-                if found:
-                    break
+            bj = gy  # among the columns holding `top`, the first row (then column) wins
+            if col_w[left] == top:
+                bj = col_r[left]
+                bi = left
+            if col_w[i] == top and col_r[i] < bj:
+                bj = col_r[i]
+                bi = i
+            if col_w[right] == top and col_r[right] < bj:
+                bj = col_r[right]
+                bi = right
         target0[i] = min(ceiling, best * falloff)
         best_ws[i] = best_w
         best_at[i, 0] = bj
@@ -1130,38 +1152,59 @@ def _shadow_row(j, vitality, vit_next, ceiling, chroma, chroma_w, chroma_next, w
             v = s * np.exp(-(dx * dx + dy * dy) * inv)
             if v > vmax[k]:
                 vmax[k] = v
+    v_row, chroma_row, live_row = vitality[j], chroma_next[j], live_coarse[j]
+    up = up_rate * dt
+    down = -down_rate * dt
+    mix_k = min(1.0, 8.0 * dt)
     for i in range(gx):
         target = target0[i]
         source = np.float32(vmax[i])
         if source > target:
             target = source
-        v = vitality[j, i]
+        v = v_row[i]
         dv = target - v
-        if dv > up_rate * dt:
-            dv = up_rate * dt
-        elif dv < -down_rate * dt:
-            dv = -down_rate * dt
-        vit_next[j, i] = v + dv
+        if dv > up:
+            dv = up
+        elif dv < down:
+            dv = down
+        vn = np.float32(v + dv)
+        vit_next[j, i] = vn
         bj = best_at[i, 0]
         bi = best_at[i, 1]
-        chroma_next[j, i, 0] = chroma[bj, bi, 0]
-        chroma_next[j, i, 1] = chroma[bj, bi, 1]
-        chroma_next[j, i, 2] = chroma[bj, bi, 2]
-        weight_next[j, i] = best_ws[i]
-        l0 = live_coarse[j, i, 0]
-        l1 = live_coarse[j, i, 1]
-        l2 = live_coarse[j, i, 2]
+        c0 = chroma[bj, bi, 0]
+        c1 = chroma[bj, bi, 1]
+        c2 = chroma[bj, bi, 2]
+        wq = best_ws[i]
+        l0 = live_row[i, 0]
+        l1 = live_row[i, 1]
+        l2 = live_row[i, 2]
         peak = max(l0, max(l1, l2))
         strength_here = min(1.0, peak * inject_gain)
-        if strength_here > 1e-3 and vitality[j, i] > 0.05:
-            mix = strength_here * min(1.0, 8.0 * dt)
-            chroma_next[j, i, 0] += (l0 / peak - chroma_next[j, i, 0]) * mix
-            chroma_next[j, i, 1] += (l1 / peak - chroma_next[j, i, 1]) * mix
-            chroma_next[j, i, 2] += (l2 / peak - chroma_next[j, i, 2]) * mix
-            if strength_here > weight_next[j, i]:
-                weight_next[j, i] = strength_here
+        if strength_here > 1e-3 and v > 0.05:
+            # the light's own colour mixes in (each channel rounds to float32 once, as
+            # update_shadow_fields' `+=` into its float32 array does)
+            mix = strength_here * mix_k
+            c0 = np.float32(c0 + (l0 / peak - c0) * mix)
+            c1 = np.float32(c1 + (l1 / peak - c1) * mix)
+            c2 = np.float32(c2 + (l2 / peak - c2) * mix)
+            if strength_here > wq:
+                wq = np.float32(strength_here)
         tau = 6.0 + 24.0 * v
-        weight_next[j, i] *= 1.0 - dt / tau
+        wq = np.float32(wq * (1.0 - dt / tau))
+        chroma_row[i, 0] = c0
+        chroma_row[i, 1] = c1
+        chroma_row[i, 2] = c2
+        weight_next[j, i] = wq
+        # update_shadow_fields' commit, for this cell
+        dp = depth[j, i]
+        if 1.0 - vn > dp:
+            dp = 1.0 - vn
+        else:
+            dp -= dt * clear_rate * vn * wq * dp
+            if dp < 0.0:
+                dp = 0.0
+        depth[j, i] = dp
+        recolour[j, i] = min(1.0, dt * recolour_rate * dp * vn * wq)
 
 
 @njit(cache=True)
@@ -1221,8 +1264,9 @@ def advance_and_paint(
     Particles step in parallel (each writes its own slot). The light is painted in `bands` of
     whole coarse rows, one per thread: each band takes every trail deposit and every glow
     landing in it in their order, then its coarse rows' shadow update, so every pixel and cell
-    gains its light in the same order whatever the number of bands. Vitality and chroma are
-    committed once every row has read its neighbours.
+    gains its light in the same order whatever the number of bands. The next vitality, chroma
+    and weight go to their own buffers (rows read their neighbours' current values); the caller
+    swaps them in.
     """
     if total:
         _place_births(total, counts, people, noise, uni, p_pos, p_arousal, p_valence,
@@ -1271,28 +1315,12 @@ def advance_and_paint(
         vmax = np.empty(gx)
         col_v = np.empty(gx)
         col_w = np.empty(gx, np.float32)
+        col_r = np.empty(gx, np.int64)
         for cj in range(lo // COARSE_CELL, -(-hi // COARSE_CELL)):
             scale_rows(coarse, live_coarse, cj, cj + 1, live_scale)
-            _shadow_row(cj, vitality, vit_next, ceiling, chroma, chroma_w, chroma_next,
-                        weight_next, live_coarse, dt32, up_rate, down_rate, falloff,
-                        inject_gain, active, p_pos, p_alive, cells, sigma, target0, best_ws,
-                        best_at, vmax, col_v, col_w)
-    for j in prange(gy):  # update_shadow_fields' commit
-        for i in range(gx):
-            v = vit_next[j, i]
-            vitality[j, i] = v
-            chroma[j, i, 0] = chroma_next[j, i, 0]
-            chroma[j, i, 1] = chroma_next[j, i, 1]
-            chroma[j, i, 2] = chroma_next[j, i, 2]
-            wq = weight_next[j, i]
-            chroma_w[j, i] = wq
-            d = depth[j, i]
-            if 1.0 - v > d:
-                d = 1.0 - v
-            else:
-                d -= dt32 * clear_rate * v * wq * d
-                if d < 0.0:
-                    d = 0.0
-            depth[j, i] = d
-            recolour[j, i] = min(1.0, dt32 * recolour_rate * d * v * wq)
+            _shadow_row(cj, vitality, vit_next, ceiling, depth, recolour, chroma, chroma_w,
+                        chroma_next, weight_next, live_coarse, dt32, up_rate, down_rate,
+                        falloff, inject_gain, recolour_rate, clear_rate, active, p_pos,
+                        p_alive, cells, sigma, target0, best_ws, best_at, vmax, col_v, col_w,
+                        col_r)
     return m
