@@ -1064,8 +1064,10 @@ def _shadow_row(j, vitality, vit_next, ceiling, depth, recolour, chroma, chroma_
     <= s / (1 + q), held below the target with a margin far beyond rounding) is passed over
     without its exp, which leaves the larger of the two as it was.
 
-    The loops run over whole rows with a fixed three neighbours (an edge repeats its own row
-    or column, which changes no maximum and no first place), so they compile to selects.
+    The neighbourhood loops take a fixed three rows and three columns (an edge repeats its own
+    row or column, which changes no maximum and no first place) and keep their maxima with
+    selects rather than branches; measured, this and the commit folded in below cut the shadow
+    rows from ~300 to ~230 µs of CPU a step at 1080p.
     """
     gy, gx = vitality.shape
     # The 3×3 neighbourhood, separably: the largest vitality (from 0.0), and the spread chroma
