@@ -217,6 +217,9 @@ OPTIONAL_SCALARS = ("evictions",)
 
 class Engine:
     """Steps the mural. Feed events with `apply`, advance with `step`; renderers read the arrays.
+    Read them as attributes after each step rather than keeping them: `vitality`, `chroma` and
+    `chroma_w` alternate between two buffers (a step writes the next fields beside the current
+    ones, then swaps them in).
 
     Coordinates: particles and emitters live in field-height units, x in [0, aspect], y in
     [0, 1] (y down, like the image).
