@@ -521,6 +521,19 @@ def update_light_and_memory(
         _cell_means_of_row(acc, means, j, cell, min(h, j * cell + cell) - j * cell, w)
 
 
+@njit(cache=True, inline="always")
+def _depth_and_recolour(v, wq, d, dt, clear_rate, recolour_rate):
+    """A cell's shadow depth and recolour amount after a step, from its new vitality `v` and
+    chroma weight `wq` (update_shadow_fields' commit; the fused step takes it per cell)."""
+    if 1.0 - v > d:
+        d = 1.0 - v
+    else:
+        d -= dt * clear_rate * v * wq * d
+        if d < 0.0:
+            d = 0.0
+    return d, min(1.0, dt * recolour_rate * d * v * wq)
+
+
 @njit(cache=True)
 def update_shadow_fields(
     vitality,
@@ -610,15 +623,8 @@ def update_shadow_fields(
             chroma[j, i, 2] = chroma_next[j, i, 2]
             wq = weight_next[j, i]
             chroma_w[j, i] = wq
-            d = depth[j, i]
-            if 1.0 - v > d:
-                d = 1.0 - v
-            else:
-                d -= dt * clear_rate * v * wq * d
-                if d < 0.0:
-                    d = 0.0
-            depth[j, i] = d
-            recolour[j, i] = min(1.0, dt * recolour_rate * d * v * wq)
+            depth[j, i], recolour[j, i] = _depth_and_recolour(v, wq, depth[j, i], dt,
+                                                              clear_rate, recolour_rate)
 
 
 # -- the fused step ---------------------------------------------------------------------------
@@ -1197,16 +1203,8 @@ def _shadow_row(j, vitality, vit_next, ceiling, depth, recolour, chroma, chroma_
         chroma_row[i, 1] = c1
         chroma_row[i, 2] = c2
         weight_next[j, i] = wq
-        # update_shadow_fields' commit, for this cell
-        dp = depth[j, i]
-        if 1.0 - vn > dp:
-            dp = 1.0 - vn
-        else:
-            dp -= dt * clear_rate * vn * wq * dp
-            if dp < 0.0:
-                dp = 0.0
-        depth[j, i] = dp
-        recolour[j, i] = min(1.0, dt * recolour_rate * dp * vn * wq)
+        depth[j, i], recolour[j, i] = _depth_and_recolour(vn, wq, depth[j, i], dt, clear_rate,
+                                                          recolour_rate)
 
 
 @njit(cache=True)
